@@ -1,0 +1,167 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Five services, each its own executable and container; the code they share
+// lives in small library targets under Shared/.
+let package = Package(
+    name: "knot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "knot-identity", targets: ["KnotIdentity"]),
+        .executable(name: "knot-users", targets: ["KnotUsers"]),
+        .executable(name: "knot-launcher", targets: ["KnotLauncher"]),
+        .executable(name: "knot-files", targets: ["KnotFiles"]),
+        .executable(name: "knot-edge", targets: ["KnotEdge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: Shared libraries
+        .target(name: "KnotConfig", path: "Shared/KnotConfig"),
+        .target(
+            name: "KnotLogging",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Shared/KnotLogging"
+        ),
+        .target(
+            name: "KnotErrors",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Shared/KnotErrors"
+        ),
+        .target(
+            name: "KnotModels",
+            path: "Shared/KnotModels"
+        ),
+        .target(
+            name: "KnotDatabase",
+            dependencies: [
+                "KnotConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/KnotDatabase"
+        ),
+        .target(
+            name: "KnotAuth",
+            dependencies: [
+                "KnotModels",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Shared/KnotAuth"
+        ),
+        .target(
+            name: "KnotInternalClient",
+            dependencies: [
+                "KnotAuth", "KnotErrors", "KnotLogging", "KnotModels",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/KnotInternalClient"
+        ),
+        .target(
+            name: "KnotRuntime",
+            dependencies: [
+                "KnotModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Shared/KnotRuntime"
+        ),
+        .target(
+            name: "KnotServiceKit",
+            dependencies: [
+                "KnotConfig", "KnotLogging", "KnotErrors", "KnotDatabase", "KnotAuth",
+                "KnotInternalClient", "KnotModels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Shared/KnotServiceKit"
+        ),
+
+        // MARK: Services
+        .executableTarget(
+            name: "KnotIdentity",
+            dependencies: [
+                "KnotServiceKit",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            path: "Services/Identity"
+        ),
+        .executableTarget(
+            name: "KnotUsers",
+            dependencies: ["KnotServiceKit", "KnotRuntime"],
+            path: "Services/Users"
+        ),
+        .executableTarget(
+            name: "KnotLauncher",
+            dependencies: [
+                "KnotServiceKit", "KnotRuntime",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Services/Launcher",
+            resources: [.copy("BuiltinTemplates")]
+        ),
+        .executableTarget(
+            name: "KnotFiles",
+            dependencies: ["KnotServiceKit"],
+            path: "Services/Files"
+        ),
+        .executableTarget(
+            name: "KnotEdge",
+            dependencies: [
+                "KnotServiceKit",
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            path: "Services/Edge"
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "KnotSharedTests",
+            dependencies: [
+                "KnotConfig", "KnotAuth", "KnotDatabase", "KnotRuntime", "KnotServiceKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/KnotSharedTests"
+        ),
+        .testTarget(
+            name: "KnotServicesTests",
+            dependencies: [
+                "KnotIdentity", "KnotUsers", "KnotLauncher", "KnotFiles", "KnotEdge",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/KnotServicesTests"
+        ),
+    ]
+)

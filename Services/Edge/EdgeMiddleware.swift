@@ -1,0 +1,132 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KnotErrors
+import KnotModels
+
+/// The edge's routing and sign-on, in front of the dashboard's static files:
+/// - `<domain>`: `/auth/…` and `/.well-known/…` to identity, `/api/v1/<area>/…`
+///   to the owning service with an identity assertion, everything else falls
+///   through to the dashboard's assets;
+/// - `<service>-<user>.<domain>`: the owner's service, after the sign-on check;
+/// - any other host: 404.
+struct EdgeMiddleware: RouterMiddleware {
+    typealias Context = EdgeContext
+
+    let domain: String
+    let publicPort: Int
+    let identityURL: String
+    let areas: [String: String]
+    let routes: RouteTable
+    let sessions: SessionCache
+    let forwarder: Forwarder
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let host = Self.host(of: request) else {
+            throw KnotError.badRequest("the request names no host")
+        }
+        if host == domain {
+            return try await dashboard(request, context: context, next: next)
+        }
+        if host.hasSuffix("." + domain), !host.dropLast(domain.count + 1).contains(".") {
+            return try await userService(request, context: context, host: host)
+        }
+        throw KnotError.notFound("\(host.prefix(100)) is not served here")
+    }
+
+    func dashboard(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if path == "/internal" || path.hasPrefix("/internal/") {
+            throw KnotError.notFound("no such endpoint")
+        }
+        if path.hasPrefix("/auth/") || path.hasPrefix("/.well-known/") {
+            return try await forwarder.forward(
+                request, context: context, to: identityURL, publicHost: domain, identity: .init(), dropSessionCookie: false)
+        }
+        if path.hasPrefix("/api/") {
+            let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            // ["", "api", "v1", "<area>/…"]
+            guard parts.count >= 4, parts[2] == "v1",
+                let area = parts[3].split(separator: "/", maxSplits: 1).first, let upstream = areas[String(area)]
+            else {
+                throw KnotError.notFound("no such API area")
+            }
+            guard let verdict = try await verdict(request) else {
+                throw KnotError.unauthorized("sign in first: no valid session")
+            }
+            return try await forwarder.forward(
+                request, context: context, to: upstream, publicHost: domain,
+                identity: .init(assertion: verdict.assertion, username: verdict.username), dropSessionCookie: true)
+        }
+        return try await next(request, context)
+    }
+
+    func userService(_ request: Request, context: Context, host: String) async throws -> Response {
+        guard let route = routes.route(for: host) else {
+            return EdgePages.notFound(host: host)
+        }
+        guard let verdict = try await verdict(request) else {
+            let here = publicURL(host) + request.uri.string
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            let next = here.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+            return Response(
+                status: .found, headers: [.location: publicURL(domain) + "/auth/login?next=" + next, .cacheControl: "no-store"])
+        }
+        guard verdict.username == route.owner else {
+            context.logger.notice("refused another user's service", metadata: ["host": "\(host)", "user": "\(verdict.username)"])
+            return EdgePages.forbidden(host: host)
+        }
+        return try await forwarder.forward(
+            request, context: context, to: route.upstream, publicHost: host,
+            identity: .init(assertion: nil, username: verdict.username), dropSessionCookie: true)
+    }
+
+    func verdict(_ request: Request) async throws -> SessionVerdict? {
+        guard let token = request.cookies[SessionCookie.name]?.value else { return nil }
+        return try await sessions.verdict(for: token)
+    }
+
+    func publicURL(_ host: String) -> String {
+        publicPort == 443 ? "https://\(host)" : "https://\(host):\(publicPort)"
+    }
+
+    /// The host the client asked for (`:authority` in HTTP/2, `Host` in HTTP/1.1), lowercase, without port.
+    static func host(of request: Request) -> String? {
+        guard let authority = request.head.authority, !authority.isEmpty, authority.count <= 255 else {
+            return nil
+        }
+        var host = Substring(authority)
+        if host.hasPrefix("[") { return nil }  // IP literals are never Knot's names
+        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        if host.hasSuffix(".") { host = host.dropLast() }
+        return host.lowercased()
+    }
+}
+
+/// Small HTML pages for people who reach a user-service address in a browser.
+enum EdgePages {
+    static func page(_ status: HTTPResponse.Status, title: String, text: String) -> Response {
+        let html = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(title) · Knot</title>
+            <style>body{font-family:system-ui,sans-serif;background:#f3f5f8;color:#1d2430;display:flex;min-height:100vh;align-items:center;justify-content:center;margin:0}
+            main{background:#fff;padding:2rem;border-radius:12px;box-shadow:0 4px 24px rgba(20,30,50,.08);max-width:32rem}h1{font-size:1.3rem}</style>
+            </head><body><main><h1>\(title)</h1><p>\(text)</p></main></body></html>
+            """
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    static func forbidden(host: String) -> Response {
+        page(.forbidden, title: "Not yours", text: "The service at \(escape(host)) belongs to someone else.")
+    }
+
+    static func notFound(host: String) -> Response {
+        page(.notFound, title: "No such service", text: "Nothing is running at \(escape(host)). It may have been stopped or deleted.")
+    }
+}

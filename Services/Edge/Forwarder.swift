@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KnotErrors
+import KnotLogging
+import KnotModels
+import NIOCore
+import NIOHTTP1
+
+/// Sends a request on to an upstream and streams the answer back, both
+/// bodies flowing through without being held whole. It decides which headers
+/// cross: hop-by-hop headers never do, Knot's internal headers only when the
+/// edge itself set them, and the session cookie never reaches a user service.
+struct Forwarder: Sendable {
+    let client: HTTPClient
+    let timeout: TimeAmount
+
+    /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade", "host",
+    ]
+
+    /// Headers only Knot sets; whatever a client sends under these names is dropped.
+    static func isKnotHeader(_ name: String) -> Bool {
+        name.hasPrefix("knot-") || name.hasPrefix("x-knot-") || name.hasPrefix("x-forwarded-") || name == "forwarded"
+            || name == "x-real-ip" || name == "x-request-id" || name == "traceparent" || name == "tracestate"
+    }
+
+    struct Identity {
+        var assertion: String?
+        var username: String?
+    }
+
+    func forward(
+        _ request: Request, context: EdgeContext, to base: String, publicHost: String, identity: Identity, dropSessionCookie: Bool
+    ) async throws -> Response {
+        var outgoing = HTTPClientRequest(url: base + request.uri.string)
+        outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if Self.hopByHop.contains(name) || Self.isKnotHeader(name) { continue }
+            if name == "cookie" && dropSessionCookie {
+                if let kept = Self.withoutSessionCookie(field.value) { outgoing.headers.add(name: "Cookie", value: kept) }
+                continue
+            }
+            outgoing.headers.add(name: field.name.rawName, value: field.value)
+        }
+        if let address = context.remoteAddress?.ipAddress { outgoing.headers.add(name: "X-Forwarded-For", value: address) }
+        outgoing.headers.add(name: "X-Forwarded-Proto", value: "https")
+        outgoing.headers.add(name: "X-Forwarded-Host", value: publicHost)
+        if let trace = RequestTrace.current {
+            outgoing.headers.add(name: KnotHeader.requestID, value: trace.requestID)
+            outgoing.headers.add(name: KnotHeader.traceparent, value: trace.traceparent)
+        }
+        if let assertion = identity.assertion { outgoing.headers.add(name: KnotHeader.assertion, value: assertion) }
+        if let username = identity.username { outgoing.headers.add(name: KnotHeader.user, value: username) }
+
+        if request.method != .get && request.method != .head {
+            let length = request.headers[.contentLength].flatMap(Int64.init)
+            outgoing.body = .stream(request.body, length: length.map { .known($0) } ?? .unknown)
+        }
+
+        let answer: HTTPClientResponse
+        do {
+            answer = try await client.execute(outgoing, timeout: timeout)
+        } catch {
+            context.logger.warning("upstream failed", metadata: ["upstream": "\(base)", "error": "\(error)"])
+            throw KnotError(.badGateway, code: "upstream_unavailable", message: "the service behind \(publicHost) is not answering")
+        }
+        var headers = HTTPFields()
+        for header in answer.headers {
+            let name = header.name.lowercased()
+            if Self.hopByHop.contains(name) || name == "content-length" && request.method == .head { continue }
+            if let fieldName = HTTPField.Name(header.name) { headers.append(HTTPField(name: fieldName, value: header.value)) }
+        }
+        let length = answer.headers.first(name: "content-length").flatMap(Int.init)
+        let body =
+            request.method == .head
+            ? ResponseBody()
+            : ResponseBody(contentLength: length) { writer in
+                for try await chunk in answer.body { try await writer.write(chunk) }
+                try await writer.finish(nil)
+            }
+        return Response(status: HTTPResponse.Status(code: Int(answer.status.code)), headers: headers, body: body)
+    }
+
+    /// The Cookie header minus Knot's session cookie, or nil when nothing is left.
+    static func withoutSessionCookie(_ header: String) -> String? {
+        let kept = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { pair in
+            let name = pair.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            return !pair.isEmpty && name != SessionCookie.name
+        }
+        return kept.isEmpty ? nil : kept.joined(separator: "; ")
+    }
+}

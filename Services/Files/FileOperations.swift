@@ -1,0 +1,163 @@
+import Foundation
+import KnotErrors
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct FileEntry: Codable, Sendable {
+    var name: String
+    var kind: String
+    var size: Int64
+    var modified: Date
+}
+
+/// The file operations themselves, on directory handles. Blocking system
+/// calls run on NIO's thread pool, never on an event loop.
+struct FileOperations: Sendable {
+    let maxUploadBytes: Int64
+
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    enum Kind { case file(size: Int64, modified: Date), folder, other }
+
+    static func kind(in directory: DirectoryHandle, name: String) -> Kind? {
+        var info = stat()
+        guard fstatat(directory.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .file(size: Int64(info.st_size), modified: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)))
+        case S_IFDIR: return .folder
+        default: return .other
+        }
+    }
+
+    static func list(_ directory: DirectoryHandle) throws -> [FileEntry] {
+        let copy = dup(directory.fd)
+        guard copy >= 0, let stream = fdopendir(copy) else { throw KnotError.internalError("cannot read the folder") }
+        defer { closedir(stream) }
+        var entries: [FileEntry] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." || name.hasPrefix(UploadNames.prefix) { continue }
+            var info = stat()
+            guard fstatat(directory.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let type = info.st_mode & S_IFMT
+            let kind = type == S_IFDIR ? "folder" : type == S_IFREG ? "file" : type == S_IFLNK ? "link" : "other"
+            entries.append(
+                FileEntry(
+                    name: name, kind: kind, size: type == S_IFREG ? Int64(info.st_size) : 0,
+                    modified: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))))
+        }
+        return entries.sorted { ($0.kind == "folder" ? 0 : 1, $0.name) < ($1.kind == "folder" ? 0 : 1, $1.name) }
+    }
+
+    /// Streams the body into a temporary file beside the target and renames it
+    /// into place only when complete, so nobody ever sees half a file.
+    func upload(
+        into directory: DirectoryHandle, name: String, path: SafePath, body: some AsyncSequence<ByteBuffer, any Error>
+    ) async throws -> Int64 {
+        if case .folder = Self.kind(in: directory, name: name) {
+            throw KnotError.conflict("\(path.display) is a folder", code: "is_a_folder")
+        }
+        let temporary = UploadNames.prefix + UUID().uuidString.lowercased()
+        let fd = openat(directory.fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileErrors.from(errno: errno, path: path) }
+        var written: Int64 = 0
+        var closed = false
+        do {
+            for try await chunk in body {
+                written += Int64(chunk.readableBytes)
+                guard written <= maxUploadBytes else {
+                    throw KnotError.tooLarge("uploads are limited to \(maxUploadBytes) bytes")
+                }
+                try await Self.blocking { try Self.writeAll(fd: fd, chunk, path: path) }
+            }
+            try await Self.blocking {
+                guard fsync(fd) == 0 else { throw FileErrors.from(errno: errno, path: path) }
+            }
+            close(fd)
+            closed = true
+            guard renameat(directory.fd, temporary, directory.fd, name) == 0 else {
+                throw FileErrors.from(errno: errno, path: path)
+            }
+            return written
+        } catch {
+            if !closed { close(fd) }
+            unlinkat(directory.fd, temporary, 0)
+            throw error
+        }
+    }
+
+    static func writeAll(fd: Int32, _ buffer: ByteBuffer, path: SafePath) throws {
+        try buffer.withUnsafeReadableBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let count = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw FileErrors.from(errno: errno, path: path)
+                }
+                offset += count
+            }
+        }
+    }
+
+    /// Opens a regular file for reading, refusing links and folders.
+    static func openForReading(in directory: DirectoryHandle, name: String, path: SafePath) throws -> (fd: Int32, size: Int64) {
+        let fd = openat(directory.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw FileErrors.from(errno: errno, path: path) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw KnotError.conflict("\(path.display) is not a regular file", code: "not_a_file")
+        }
+        return (fd, Int64(info.st_size))
+    }
+
+    static func remove(in directory: DirectoryHandle, name: String, path: SafePath, recursive: Bool) throws {
+        guard let kind = kind(in: directory, name: name) else { throw KnotError.notFound("\(path.display) does not exist") }
+        switch kind {
+        case .folder:
+            if recursive {
+                let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { throw FileErrors.from(errno: errno, path: path) }
+                try removeContents(of: DirectoryHandle.adopt(fd), path: path)
+            }
+            guard unlinkat(directory.fd, name, AT_REMOVEDIR) == 0 else { throw FileErrors.from(errno: errno, path: path) }
+        case .file, .other:
+            guard unlinkat(directory.fd, name, 0) == 0 else { throw FileErrors.from(errno: errno, path: path) }
+        }
+    }
+
+    /// Empties a folder without following links (a link is removed, not its target).
+    static func removeContents(of directory: DirectoryHandle, path: SafePath) throws {
+        let copy = dup(directory.fd)
+        guard copy >= 0, let stream = fdopendir(copy) else { throw KnotError.internalError("cannot read the folder") }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(stream)
+        for name in names {
+            let childPath = SafePath(components: path.components + [name])
+            if case .folder = kind(in: directory, name: name) {
+                let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { throw FileErrors.from(errno: errno, path: childPath) }
+                let child = DirectoryHandle.adopt(fd)
+                try removeContents(of: child, path: childPath)
+                guard unlinkat(directory.fd, name, AT_REMOVEDIR) == 0 else { throw FileErrors.from(errno: errno, path: childPath) }
+            } else {
+                guard unlinkat(directory.fd, name, 0) == 0 else { throw FileErrors.from(errno: errno, path: childPath) }
+            }
+        }
+    }
+}

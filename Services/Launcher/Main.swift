@@ -1,0 +1,17 @@
+import KnotRuntime
+import KnotServiceKit
+
+@main
+struct LauncherMain {
+    static func main() async throws {
+        let host = try await ServiceHost.bootstrap(service: "launcher")
+        let runtime = LocalRuntime(logDirectory: host.settings.dataDirectory + "/runtime", logger: host.logger)
+        let app = LauncherApp(host: host, runtime: runtime, templates: try BuiltinTemplates.load())
+        try await host.run(
+            app.makeApplication(),
+            background: [
+                host.migrationService(LauncherSchema.migrations) { try await app.resume() },
+                SupervisorService(supervisor: app.supervisor, interval: .seconds(2)),
+            ])
+    }
+}

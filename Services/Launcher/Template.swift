@@ -1,0 +1,134 @@
+import Foundation
+import Yams
+
+/// One variable a template asks for.
+struct TemplateVariable: Codable, Sendable, Equatable {
+    var name: String
+    var defaultValue: String
+    var title: String?
+    var help: String?
+    var hidden: Bool
+    var choices: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case name, title, help, hidden, choices
+        case defaultValue = "default"
+    }
+}
+
+/// How the local runtime runs a template: a program and its arguments, with
+/// `$VARIABLES` (and `$PORT`, the port the runtime picks) substituted.
+struct LocalBlock: Codable, Sendable, Equatable {
+    var command: String
+    var args: [String]
+    var env: [String: String]
+}
+
+/// A service template in Karvdash's format: multi-document YAML whose
+/// `kind: Template` document describes it and whose other documents are the
+/// Kubernetes objects to create. Knot adds variable metadata and `local`.
+struct Template: Sendable {
+    /// The file name without `.template.yaml`; what the API names it by.
+    var id: String
+    var name: String
+    var description: String
+    var singleton: Bool
+    var variables: [TemplateVariable]
+    var local: LocalBlock?
+    /// The YAML of the Kubernetes documents, unrendered.
+    var manifests: String
+
+    struct ParseError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func parse(id: String, yaml: String) throws -> Template {
+        var descriptor: [String: Any]?
+        var objects: [String] = []
+        // Split on document markers ourselves so that the object documents stay
+        // text (Karvdash rendered text), and parse each to find the descriptor.
+        for document in splitDocuments(yaml) {
+            guard let parsed = try? Yams.load(yaml: document) else {
+                throw ParseError(description: "\(id): a document is not valid YAML")
+            }
+            guard let object = parsed as? [String: Any] else { continue }
+            if object["kind"] as? String == "Template" && object["apiVersion"] == nil {
+                guard descriptor == nil else { throw ParseError(description: "\(id): more than one Template document") }
+                descriptor = object
+            } else {
+                objects.append(document)
+            }
+        }
+        guard let descriptor else { throw ParseError(description: "\(id): no `kind: Template` document") }
+        guard let name = descriptor["name"] as? String, !name.isEmpty else {
+            throw ParseError(description: "\(id): the Template document has no name")
+        }
+        var variables: [TemplateVariable] = []
+        for (index, raw) in ((descriptor["variables"] as? [Any]) ?? []).enumerated() {
+            guard let entry = raw as? [String: Any], let variableName = entry["name"] as? String,
+                variableName.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil
+            else { throw ParseError(description: "\(id): variable \(index + 1) has no valid name") }
+            variables.append(
+                TemplateVariable(
+                    name: variableName, defaultValue: entry["default"].map(scalarString) ?? "",
+                    title: entry["title"] as? String, help: entry["help"] as? String,
+                    hidden: entry["hidden"] as? Bool ?? false,
+                    choices: (entry["choices"] as? [Any])?.map(scalarString)))
+        }
+        var local: LocalBlock?
+        if let block = descriptor["local"] as? [String: Any] {
+            guard let command = block["command"] as? String, !command.isEmpty else {
+                throw ParseError(description: "\(id): the local block has no command")
+            }
+            local = LocalBlock(
+                command: command, args: ((block["args"] as? [Any]) ?? []).map(scalarString),
+                env: ((block["env"] as? [String: Any]) ?? [:]).mapValues(scalarString))
+        }
+        return Template(
+            id: id, name: name, description: descriptor["description"] as? String ?? "",
+            singleton: descriptor["singleton"] as? Bool ?? false, variables: variables, local: local,
+            manifests: objects.joined(separator: "\n---\n"))
+    }
+
+    static func splitDocuments(_ yaml: String) -> [String] {
+        var documents: [String] = []
+        var current: [Substring] = []
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "---" || line.hasPrefix("--- ") {
+                documents.append(current.joined(separator: "\n"))
+                current = []
+            } else {
+                current.append(line)
+            }
+        }
+        documents.append(current.joined(separator: "\n"))
+        return documents.filter { doc in
+            doc.split(separator: "\n").contains { line in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                return !trimmed.isEmpty && !trimmed.hasPrefix("#")
+            }
+        }
+    }
+
+    static func scalarString(_ value: Any) -> String {
+        switch value {
+        case let string as String: return string
+        case let bool as Bool: return bool ? "true" : "false"
+        case let int as Int: return String(int)
+        case let double as Double: return String(double)
+        default: return "\(value)"
+        }
+    }
+}
+
+/// The built-in catalogue, shipped with the launcher.
+enum BuiltinTemplates {
+    static func load() throws -> [Template] {
+        guard let folder = Bundle.module.url(forResource: "BuiltinTemplates", withExtension: nil) else { return [] }
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".template.yaml") }.sorted()
+        return try files.map { file in
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            return try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import HTTPTypes
+import Foundation
+import Hummingbird
+import KnotErrors
+import KnotModels
+import KnotRuntime
+import KnotServiceKit
+
+/// The users service: who exists and what they may do. Public routes are
+/// under `/api/v1/users` (through the edge, with an identity assertion);
+/// identity creates and looks up accounts over `/internal/v1/users`.
+struct UsersApp: Sendable {
+    let host: ServiceHost
+    let runtime: any ServiceRuntime
+    var store: UserStore { UserStore(database: host.database) }
+
+    struct CreateUser: Decodable {
+        var username: String
+        var email: String
+        var fullName: String?
+        var active: Bool?
+        var admin: Bool?
+        enum CodingKeys: String, CodingKey {
+            case username, email, active, admin
+            case fullName = "full_name"
+        }
+    }
+
+    func makeApplication() -> some ApplicationProtocol {
+        Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
+    }
+
+    func makeRouter() -> Router<KnotRequestContext> {
+        let router = host.makeRouter()
+        let limit = host.settings.maxJSONBody
+
+        let api = router.group("/api/v1/users")
+            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
+            .add(middleware: UserAuthMiddleware(verifier: host.makeAssertionVerifier()))
+        api.get("me") { _, context in
+            let identity = try context.requireIdentity()
+            guard let user = try await store.find(username: identity.username) else {
+                throw KnotError.notFound("your account no longer exists")
+            }
+            return JSONResponse(.ok, user)
+        }
+        api.get("") { _, context in
+            _ = try context.requireAdmin()
+            return JSONResponse(.ok, ["users": try await store.list()])
+        }
+        api.post(":username/activate") { _, context in
+            try await setActive(context: context, active: true)
+        }
+        api.post(":username/deactivate") { _, context in
+            try await setActive(context: context, active: false)
+        }
+
+        let internalAPI = router.group("/internal/v1/users")
+            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
+            .add(middleware: ServiceAuthMiddleware(tokens: host.tokens))
+        internalAPI.post("") { request, context in
+            guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts") }
+            let body = try await request.decodeJSON(CreateUser.self, limit: limit)
+            let username = body.username
+            let email = body.email.trimmingCharacters(in: .whitespaces)
+            let fullName = (body.fullName ?? "").trimmingCharacters(in: .whitespaces)
+            try UserValidation.checkUsername(username)
+            try UserValidation.checkEmail(email)
+            try UserValidation.checkFullName(fullName)
+            let user = try await store.create(
+                username: username, email: email, fullName: fullName, active: body.active ?? false, admin: body.admin ?? false)
+            if user.active { try await provision(user) }
+            context.logger.info("account created", metadata: ["username": "\(username)", "active": "\(user.active)"])
+            return JSONResponse(.created, user)
+        }
+        internalAPI.get("by-name/:username") { _, context in
+            let username = try context.parameters.require("username")
+            guard let user = try await store.find(username: username) else {
+                throw KnotError.notFound("no user \"\(username.prefix(64))\"")
+            }
+            return JSONResponse(.ok, user)
+        }
+        internalAPI.get(":id") { _, context in
+            guard let user = try await store.find(id: try userID(context)) else { throw KnotError.notFound("no such user") }
+            return JSONResponse(.ok, user)
+        }
+        internalAPI.post(":id/login") { _, context in
+            try await store.recordLogin(id: try userID(context))
+            return JSONResponse(.ok, ["status": "recorded"])
+        }
+        internalAPI.delete(":id") { _, context in
+            guard context.caller == "identity" else { throw KnotError.forbidden("only identity removes unfinished sign-ups") }
+            guard try await store.delete(id: try userID(context)) else { throw KnotError.notFound("no such user") }
+            return JSONResponse(.ok, ["status": "deleted"])
+        }
+        return router
+    }
+
+    func userID(_ context: KnotRequestContext) throws -> UUID {
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
+            throw KnotError.badRequest("the user id must be a UUID")
+        }
+        return id
+    }
+
+    func setActive(context: KnotRequestContext, active: Bool) async throws -> JSONResponse<UserRecord> {
+        let admin = try context.requireAdmin()
+        let username = try context.parameters.require("username")
+        if !active && username == admin.username {
+            throw KnotError.conflict("you cannot deactivate your own account")
+        }
+        guard let user = try await store.setActive(username: username, active: active) else {
+            throw KnotError.notFound("no user \"\(username.prefix(64))\"")
+        }
+        if active { try await provision(user) }
+        context.logger.info(
+            active ? "account activated" : "account deactivated",
+            metadata: ["subject": "\(username)", "actor": "\(admin.username)"])
+        return JSONResponse(.ok, user)
+    }
+
+    /// Gives an active user their space in the runtime (namespace, folders).
+    func provision(_ user: UserRecord) async throws {
+        let settings = host.settings
+        do {
+            try await runtime.provision(
+                RuntimeUser(
+                    username: user.username, namespace: user.namespace,
+                    privateDirectory: settings.privateDirectory(of: user.username),
+                    sharedDirectory: settings.sharedDirectory))
+        } catch {
+            host.logger.error("provisioning failed", metadata: ["username": "\(user.username)", "error": "\(error)"])
+            throw KnotError.unavailable("the account is active but its space could not be prepared yet: \(error)")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import JWTKit
+import KnotModels
+
+/// The short-lived statement, signed by identity, that the edge attaches to
+/// every request it forwards: who the user is, their namespace, whether they
+/// are an admin, and (when an admin impersonates) who is really acting.
+public struct IdentityAssertion: JWTPayload, Equatable {
+    public static let issuer = "knot-identity"
+    public static let audience = "knot-internal"
+
+    public struct Actor: Codable, Sendable, Equatable {
+        public var sub: String
+        public var username: String
+    }
+
+    public var iss: IssuerClaim
+    public var aud: AudienceClaim
+    public var sub: SubjectClaim
+    public var exp: ExpirationClaim
+    public var iat: IssuedAtClaim
+    public var username: String
+    public var namespace: String
+    public var admin: Bool
+    public var act: Actor?
+
+    public init(user: UUID, username: String, namespace: String, admin: Bool, actor: Actor? = nil, lifetime: TimeInterval, now: Date = Date()) {
+        iss = IssuerClaim(value: Self.issuer)
+        aud = AudienceClaim(value: [Self.audience])
+        sub = SubjectClaim(value: user.uuidString.lowercased())
+        exp = ExpirationClaim(value: now.addingTimeInterval(lifetime))
+        iat = IssuedAtClaim(value: now)
+        self.username = username
+        self.namespace = namespace
+        self.admin = admin
+        self.act = actor
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case iss, aud, sub, exp, iat, admin, act
+        case username = "preferred_username"
+        case namespace = "knot_namespace"
+    }
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        try aud.verifyIntendedAudience(includes: Self.audience)
+        guard iss.value == Self.issuer else {
+            throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "unexpected issuer")
+        }
+    }
+
+    public var userID: UUID? { UUID(uuidString: sub.value) }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// A person (or, later, a team profile) as the users service records it.
+public struct UserRecord: Codable, Sendable, Equatable {
+    public var id: UUID
+    public var username: String
+    public var email: String
+    public var fullName: String
+    public var active: Bool
+    public var admin: Bool
+    public var namespace: String
+    public var createdAt: Date
+    public var lastLogin: Date?
+
+    public init(
+        id: UUID, username: String, email: String, fullName: String, active: Bool, admin: Bool,
+        namespace: String, createdAt: Date, lastLogin: Date?
+    ) {
+        self.id = id
+        self.username = username
+        self.email = email
+        self.fullName = fullName
+        self.active = active
+        self.admin = admin
+        self.namespace = namespace
+        self.createdAt = createdAt
+        self.lastLogin = lastLogin
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, username, email, active, admin, namespace
+        case fullName = "full_name"
+        case createdAt = "created_at"
+        case lastLogin = "last_login"
+    }
+
+    /// Knot maps every user to one namespace; the prefix keeps Knot's apart from the cluster's own.
+    public static func namespace(for username: String) -> String { "knot-\(username)" }
+}
+
+/// One entry of the edge's route table: a public host and where it leads.
+public struct RouteEntry: Codable, Sendable, Equatable {
+    /// The full host name, `<service>-<user>.<domain>`, lowercase.
+    public var host: String
+    /// The username allowed through (plus admins, later team members).
+    public var owner: String
+    /// Base URL of the upstream, e.g. `http://127.0.0.1:41234`.
+    public var upstream: String
+    /// The launcher's service name, for logs.
+    public var service: String
+
+    public init(host: String, owner: String, upstream: String, service: String) {
+        self.host = host
+        self.owner = owner
+        self.upstream = upstream
+        self.service = service
+    }
+}
+
+/// What the edge learns about a browser session from identity.
+public struct SessionVerdict: Codable, Sendable {
+    public var userID: UUID
+    public var username: String
+    public var admin: Bool
+    public var namespace: String
+    /// The signed identity assertion to forward to services.
+    public var assertion: String
+    /// How long the edge may reuse this verdict before asking again.
+    public var cacheSeconds: Int
+
+    public init(userID: UUID, username: String, admin: Bool, namespace: String, assertion: String, cacheSeconds: Int) {
+        self.userID = userID
+        self.username = username
+        self.admin = admin
+        self.namespace = namespace
+        self.assertion = assertion
+        self.cacheSeconds = cacheSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case username, admin, namespace, assertion
+        case userID = "user_id"
+        case cacheSeconds = "cache_seconds"
+    }
+}
+
+/// The headers Knot's hops use among themselves. The edge strips every one of
+/// them from client requests, so only a Knot component can have set them.
+public enum KnotHeader {
+    public static let assertion = "Knot-Assertion"
+    public static let serviceToken = "Knot-Service-Token"
+    public static let user = "X-Knot-User"
+    public static let requestID = "X-Request-Id"
+    public static let traceparent = "traceparent"
+}
+
+/// The browser session cookie's name, shared by identity (which sets it) and the edge (which reads and strips it).
+public enum SessionCookie {
+    public static let name = "knot_session"
+}

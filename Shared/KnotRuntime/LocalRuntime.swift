@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs each service as a child process on this machine, with the user's
+/// folders and variables in its environment, listening on a loopback port the
+/// edge routes to. For one machine and one developer: there is no isolation
+/// between users beyond Knot's own checks, and the UI says so.
+public actor LocalRuntime: ServiceRuntime {
+    public nonisolated let kind = "local"
+    private let logDirectory: String
+    private let logger: Logger
+    private var running: [String: RunningProcess] = [:]
+
+    final class RunningProcess: @unchecked Sendable {
+        let process: Process
+        let port: Int
+        let logPath: String
+        var status: WorkloadStatus
+
+        init(process: Process, port: Int, logPath: String, status: WorkloadStatus) {
+            self.process = process
+            self.port = port
+            self.logPath = logPath
+            self.status = status
+        }
+    }
+
+    public init(logDirectory: String, logger: Logger) {
+        self.logDirectory = logDirectory
+        self.logger = logger
+    }
+
+    public func provision(_ user: RuntimeUser) async throws {
+        for directory in [user.privateDirectory, user.sharedDirectory] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    public nonisolated func unsupportedReason(_ spec: WorkloadSpec) -> String? {
+        spec.process == nil ? "needs Kubernetes: the template has no local block" : nil
+    }
+
+    public func start(_ spec: WorkloadSpec, readinessTimeout: Duration) async throws -> WorkloadStatus {
+        guard let processSpec = spec.process else {
+            throw RuntimeError(unsupportedReason(spec) ?? "nothing to run")
+        }
+        await stopIfRunning(spec.id)
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: spec.owner.privateDirectory, withIntermediateDirectories: true)
+
+        let port = try Self.freeLoopbackPort()
+        let substitute: (String) -> String = {
+            $0.replacingOccurrences(of: "${PORT}", with: "\(port)").replacingOccurrences(of: "$PORT", with: "\(port)")
+        }
+        guard let executable = Self.resolveExecutable(processSpec.command) else {
+            return WorkloadStatus(phase: .failed, message: "the program \"\(processSpec.command)\" is not installed on this machine")
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = processSpec.arguments.map(substitute)
+        process.currentDirectoryURL = URL(fileURLWithPath: spec.owner.privateDirectory)
+        var environment: [String: String] = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": spec.owner.privateDirectory,
+            "PORT": "\(port)",
+            "PYTHONUNBUFFERED": "1",
+        ]
+        for (key, value) in processSpec.environment { environment[key] = substitute(value) }
+        process.environment = environment
+
+        let logPath = "\(logDirectory)/\(spec.id).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+
+        let entry = RunningProcess(
+            process: process, port: port, logPath: logPath,
+            status: WorkloadStatus(phase: .starting, message: "starting \(processSpec.command)"))
+        let id = spec.id
+        process.terminationHandler = { [weak self] finished in
+            let code = finished.terminationStatus
+            Task { await self?.exited(id: id, entry: entry, code: code) }
+        }
+        do {
+            try process.run()
+        } catch {
+            try? log.close()
+            return WorkloadStatus(phase: .failed, message: "could not start \(processSpec.command): \(error)")
+        }
+        try? log.close()
+        running[id] = entry
+        logger.info("started local service", metadata: ["service": "\(spec.name)", "pid": "\(process.processIdentifier)", "port": "\(port)"])
+
+        let deadline = ContinuousClock.now + readinessTimeout
+        while ContinuousClock.now < deadline {
+            if entry.status.phase != .starting { return entry.status }
+            if Self.acceptsConnections(port: port) {
+                entry.status = WorkloadStatus(phase: .running, message: "running", upstream: "http://127.0.0.1:\(port)")
+                return entry.status
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        entry.status = WorkloadStatus(phase: .failed, message: "did not start listening within \(readinessTimeout)")
+        await stopIfRunning(id)
+        return WorkloadStatus(phase: .failed, message: "did not start listening within \(readinessTimeout)")
+    }
+
+    private func exited(id: String, entry: RunningProcess, code: Int32) {
+        if entry.status.phase == .stopped { return }
+        let tail = Self.lastLines(of: entry.logPath, count: 3)
+        entry.status = WorkloadStatus(
+            phase: .failed, message: "exited with status \(code)" + (tail.isEmpty ? "" : ": \(tail)"))
+        logger.warning("local service exited", metadata: ["id": "\(id)", "status": "\(code)"])
+    }
+
+    public func stop(id: String) async throws {
+        await stopIfRunning(id)
+        running[id] = nil
+    }
+
+    private func stopIfRunning(_ id: String) async {
+        guard let entry = running[id] else { return }
+        entry.status = WorkloadStatus(phase: .stopped, message: "stopped")
+        let process = entry.process
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public func status(id: String) async -> WorkloadStatus? {
+        running[id]?.status
+    }
+
+    public func shutdown() async {
+        for id in Array(running.keys) { await stopIfRunning(id) }
+        running.removeAll()
+    }
+
+    // MARK: helpers
+
+    static func resolveExecutable(_ command: String) -> String? {
+        if command.contains("/") {
+            return FileManager.default.isExecutableFile(atPath: command) ? command : nil
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(command)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// Asks the kernel for a free port by binding to port 0; the child binds it a moment later.
+    static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RuntimeError("cannot open a socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw RuntimeError("cannot bind a loopback port") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func acceptsConnections(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    static func lastLines(of path: String, count: Int) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n").suffix(count).joined(separator: " | ")
+    }
+}

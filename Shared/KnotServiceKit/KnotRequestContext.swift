@@ -1,0 +1,35 @@
+import Hummingbird
+import KnotAuth
+import Logging
+
+/// The request context every Knot service uses. `identity` is set by the
+/// user-authentication middleware and `caller` by the service-authentication
+/// middleware; handlers behind those middlewares can rely on them.
+public struct KnotRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The verified identity assertion of the user on whose behalf the request is made.
+    public var identity: IdentityAssertion?
+    /// The raw assertion, to pass on when this service calls another on the user's behalf.
+    public var assertionToken: String?
+    /// The name of the Knot service that called an internal endpoint.
+    public var caller: String?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// Streaming endpoints (uploads) read the body themselves; JSON bodies are capped by `decodeJSON`.
+    public var maxUploadSize: Int { Int.max }
+
+    /// The identity, or a 401 when the middleware was not in the chain (a programming error made safe).
+    public func requireIdentity() throws -> IdentityAssertion {
+        guard let identity else { throw KnotErrorShortcut.unauthorized }
+        return identity
+    }
+
+    public func requireAdmin() throws -> IdentityAssertion {
+        let identity = try requireIdentity()
+        guard identity.admin else { throw KnotErrorShortcut.adminOnly }
+        return identity
+    }
+}

@@ -1,0 +1,189 @@
+import HTTPTypes
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import JWTKit
+import KnotAuth
+import KnotConfig
+import KnotDatabase
+import KnotErrors
+import KnotInternalClient
+import KnotLogging
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import Prometheus
+import ServiceLifecycle
+
+/// Everything a Knot service is made of besides its own routes: settings,
+/// logging, metrics, its database and schema, service tokens, clients for the
+/// other services, and the health, readiness and metrics endpoints.
+public struct ServiceHost: Sendable {
+    public let settings: KnotSettings
+    public let logger: Logger
+    public let database: Database
+    public let tokens: ServiceTokens
+    public let http: HTTPClient
+    public let readiness: Readiness
+    public let metrics: PrometheusCollectorRegistry
+
+    /// Sets up a service from the environment. Call once per process.
+    public static func bootstrap(
+        service: String, environment: KnotEnvironment = KnotEnvironment(), logToStandardError: Bool = false
+    ) async throws -> ServiceHost {
+        let settings = try KnotSettings(service: service, environment: environment)
+        KnotLogging.bootstrap(service: service, level: settings.logLevel, toStandardError: logToStandardError)
+        return await ServiceHost(settings: settings)
+    }
+
+    public init(settings: KnotSettings) async {
+        self.settings = settings
+        var logger = Logger(label: "knot.\(settings.serviceName)")
+        logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+        self.logger = logger
+        self.metrics = MetricsBootstrap.registry()
+        self.database = Database(settings: settings.database, logger: logger)
+        self.tokens = await ServiceTokens(secret: settings.internalSecret, service: settings.serviceName)
+        self.http = HTTPClient.shared
+        self.readiness = Readiness()
+    }
+
+    /// A client for another service's internal API.
+    public func client(for target: String) -> InternalClient {
+        let base: String
+        switch target {
+        case "identity": base = settings.identityURL
+        case "users": base = settings.usersURL
+        case "launcher": base = settings.launcherURL
+        case "files": base = settings.filesURL
+        default: preconditionFailure("unknown service \(target)")
+        }
+        return InternalClient(baseURL: base, target: target, http: http, tokens: tokens)
+    }
+
+    /// Verifies identity assertions against identity's published keys.
+    public func makeAssertionVerifier() -> AssertionVerifier {
+        let identity = client(for: "identity")
+        return AssertionVerifier { try await identity.get("/internal/v1/jwks", as: JWKS.self) }
+    }
+
+    /// A router with Knot's middleware chain and the operational endpoints.
+    public func makeRouter(extraReadiness: [(String, @Sendable () async -> Bool)] = []) -> Router<KnotRequestContext> {
+        let router = Router(context: KnotRequestContext.self)
+        router.add(middleware: TraceMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: JSONErrorMiddleware())
+        addOperationalRoutes(to: router, extraReadiness: extraReadiness)
+        return router
+    }
+
+    public func addOperationalRoutes<Context: RequestContext>(
+        to router: Router<Context>, extraReadiness: [(String, @Sendable () async -> Bool)] = []
+    ) {
+        let database = self.database
+        let readiness = self.readiness
+        let metrics = self.metrics
+        router.get("/healthz") { _, _ in JSONResponse(.ok, ["status": "alive"]) }
+        router.get("/readyz") { _, _ -> JSONResponse<[String: String]> in
+            var checks: [String: String] = [:]
+            checks["migrations"] = await readiness.isMigrated ? "ok" : "pending"
+            checks["database"] = await database.isReachable() ? "ok" : "unreachable"
+            for (name, check) in extraReadiness {
+                checks[name] = await check() ? "ok" : "failing"
+            }
+            let ready = checks.values.allSatisfy { $0 == "ok" }
+            checks["status"] = ready ? "ready" : "not ready"
+            return JSONResponse(ready ? .ok : .serviceUnavailable, checks)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
+    }
+
+    /// Applies the service's migrations (retrying while the database is away),
+    /// then marks the service ready. Runs beside the server so that `/healthz`
+    /// answers from the first moment and `/readyz` tells the truth.
+    public func migrationService(_ runner: MigrationRunner, then: (@Sendable () async throws -> Void)? = nil) -> some Service {
+        MigrationService(runner: runner, database: database, readiness: readiness, logger: logger, then: then)
+    }
+
+    /// Runs the HTTP application and the given background services until
+    /// SIGTERM or SIGINT, then shuts everything down gracefully.
+    public func run(_ application: some Service, background: [any Service]) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [database.client as any Service] + background + [application],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    public func applicationConfiguration() -> ApplicationConfiguration {
+        ApplicationConfiguration(
+            address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "knot-\(settings.serviceName)")
+    }
+}
+
+/// What `/readyz` reports beyond the database: whether this replica finished start-up.
+public actor Readiness {
+    public private(set) var isMigrated = false
+    public init() {}
+    public func markMigrated() { isMigrated = true }
+}
+
+struct MigrationService: Service {
+    let runner: MigrationRunner
+    let database: Database
+    let readiness: Readiness
+    let logger: Logger
+    let then: (@Sendable () async throws -> Void)?
+
+    func run() async throws {
+        var delay: Duration = .milliseconds(250)
+        while !Task.isCancelled {
+            do {
+                try await runner.run(on: database)
+                try await then?()
+                await readiness.markMigrated()
+                logger.info("schema up to date", metadata: ["schema": "\(runner.schema)"])
+                break
+            } catch {
+                logger.warning("start-up step failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        // A service in a ServiceGroup must not return early, or the group ends.
+        try await gracefulShutdown()
+    }
+}
+
+/// Metrics can be bootstrapped once per process; tests build several hosts.
+enum MetricsBootstrap {
+    private static let shared = NIOLockedValueBox<PrometheusCollectorRegistry?>(nil)
+
+    static func registry() -> PrometheusCollectorRegistry {
+        shared.withLockedValue { existing in
+            if let existing { return existing }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            existing = registry
+            return registry
+        }
+    }
+}
+
+/// Only requests after start-up reach handlers that touch the schema.
+public struct ReadyGateMiddleware<Context: RequestContext>: RouterMiddleware {
+    let readiness: Readiness
+    public init(readiness: Readiness) { self.readiness = readiness }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard await readiness.isMigrated else {
+            throw KnotError(.serviceUnavailable, code: "starting", message: "the service is starting; try again shortly", headers: [.retryAfter: "1"])
+        }
+        return try await next(request, context)
+    }
+}
