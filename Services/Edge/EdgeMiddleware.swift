@@ -25,6 +25,9 @@ struct EdgeMiddleware: RouterMiddleware {
         guard let host = Self.host(of: request) else {
             throw KnotError.badRequest("the request names no host")
         }
+        if Self.hasDotSegment(request.uri.path) {
+            throw KnotError.badRequest("paths with \".\" or \"..\" segments are not accepted", code: "invalid_path")
+        }
         if host == domain {
             return try await dashboard(request, context: context, next: next)
         }
@@ -89,6 +92,15 @@ struct EdgeMiddleware: RouterMiddleware {
 
     func publicURL(_ host: String) -> String {
         publicPort == 443 ? "https://\(host)" : "https://\(host):\(publicPort)"
+    }
+
+    /// True when a segment is `.` or `..`, written plainly or percent-encoded:
+    /// no upstream ever gets a path that could be read as climbing out of its prefix.
+    static func hasDotSegment(_ path: String) -> Bool {
+        path.split(separator: "/", omittingEmptySubsequences: false).contains { segment in
+            let lowered = segment.lowercased().replacingOccurrences(of: "%2e", with: ".")
+            return lowered == "." || lowered == ".."
+        }
     }
 
     /// The host the client asked for (`:authority` in HTTP/2, `Host` in HTTP/1.1), lowercase, without port.

@@ -20,7 +20,8 @@ enum LocalCertificates {
         let fm = FileManager.default
         if fm.fileExists(atPath: paths.certificate), fm.fileExists(atPath: paths.privateKey), fm.fileExists(atPath: paths.caCertificate),
             let existing = try? String(contentsOfFile: paths.certificate, encoding: .utf8),
-            let certificate = try? Certificate(pemEncoded: existing),
+            let leaf = existing.components(separatedBy: "-----END CERTIFICATE-----").first,
+            let certificate = try? Certificate(pemEncoded: leaf + "-----END CERTIFICATE-----\n"),
             certificate.notValidAfter > Date().addingTimeInterval(7 * 86400),
             (try? certificate.extensions.subjectAlternativeNames)??.contains(.dnsName("*." + domain)) == true
         {

@@ -39,13 +39,28 @@ struct EdgeMain {
         let routes = RouteTable()
         let launcher = host.client(for: "launcher")
         struct RouteList: Decodable { var routes: [RouteEntry] }
+        // The launcher may be restarting when it notifies (it resumes services
+        // before it answers), so a fetch is retried for a while before giving up.
         let syncRoutes: @Sendable () async throws -> Void = {
-            let list = try await launcher.get("/internal/v1/routes", as: RouteList.self)
-            routes.replace(with: list.routes)
-            host.logger.info("route table loaded", metadata: ["routes": "\(list.routes.count)"])
+            var delay: Duration = .milliseconds(100)
+            let deadline = ContinuousClock.now + .seconds(15)
+            while true {
+                do {
+                    let list = try await launcher.get("/internal/v1/routes", as: RouteList.self)
+                    routes.replace(with: list.routes)
+                    host.logger.debug("route table loaded", metadata: ["routes": "\(list.routes.count)"])
+                    return
+                } catch {
+                    guard ContinuousClock.now + delay < deadline else { throw error }
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(1))
+                }
+            }
         }
         let listener = ChannelListener(
             database: host.database, channel: "knot_routes", resync: syncRoutes, onNotify: { _ in try await syncRoutes() })
+        // A slow full resync as a backstop; notifications do the real work.
+        let backstop = PeriodicTask(interval: .seconds(30)) { try? await syncRoutes() }
 
         let router = Router(context: EdgeContext.self)
         router.add(middleware: TraceMiddleware(trustIncoming: false))
@@ -83,7 +98,7 @@ struct EdgeMain {
         // The edge keeps no data of its own: it has no schema to migrate.
         await host.readiness.markMigrated()
 
-        try await host.run(publicApp, background: [listener, redirectApp, opsApp, HTTPClientShutdown(client: upstreams)])
+        try await host.run(publicApp, background: [listener, backstop, redirectApp, opsApp, HTTPClientShutdown(client: upstreams)])
     }
 }
 
@@ -119,5 +134,21 @@ struct HTTPClientShutdown: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await client.shutdown()
+    }
+}
+
+/// Runs `work` every `interval` until shutdown.
+struct PeriodicTask: Service {
+    let interval: Duration
+    let work: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                await work()
+            }
+        }
     }
 }

@@ -96,7 +96,12 @@ final class DirectoryHandle: @unchecked Sendable {
                 throw FileErrors.from(errno: error, path: SafePath(components: Array(path.components[...index])))
             }
             let next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            let error = errno
+            var error = errno
+            if next < 0 && (error == ENOTDIR || error == ELOOP) {
+                // Linux says ENOTDIR for a symlink opened with O_DIRECTORY|O_NOFOLLOW; tell the two apart.
+                var info = stat()
+                if fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFLNK { error = ELOOP }
+            }
             close(fd)
             guard next >= 0 else {
                 throw FileErrors.from(errno: error, path: SafePath(components: Array(path.components[...index])))

@@ -83,7 +83,7 @@ struct LauncherApp: Sendable {
             let record = try await service(named: context.parameters.require("name"), owner: identity.username)
             try await supervisor.stop(id: record.id)
             try await store.delete(id: record.id, host: record.host)
-            context.logger.info("service deleted", metadata: ["service": "\(record.name)"])
+            context.logger.info("service deleted", metadata: ["name": "\(record.name)"])
             return JSONResponse(.ok, ["status": "deleted"])
         }
 

@@ -39,7 +39,7 @@ actor Supervisor {
                 try await store.setStatus(
                     id: id, status: status.phase.rawValue, message: status.message,
                     upstream: status.phase == .running ? status.upstream : nil)
-                logger.info("service \(status.phase.rawValue)", metadata: ["service": "\(spec.name)", "owner": "\(spec.owner.username)"])
+                logger.info("service \(status.phase.rawValue)", metadata: ["name": "\(spec.name)", "owner": "\(spec.owner.username)"])
             } catch {
                 logger.error("could not record a service's status", metadata: ["error": "\(error)"])
             }
@@ -62,7 +62,7 @@ actor Supervisor {
             guard let status = await runtime.status(id: record.id.uuidString.lowercased()) else { continue }
             if status.phase == .failed || status.phase == .stopped {
                 try? await store.setStatus(id: record.id, status: status.phase.rawValue, message: status.message, upstream: nil)
-                logger.warning("service stopped running", metadata: ["service": "\(record.name)", "owner": "\(record.owner)", "reason": "\(status.message)"])
+                logger.warning("service stopped running", metadata: ["name": "\(record.name)", "owner": "\(record.owner)", "reason": "\(status.message)"])
             }
         }
     }

@@ -38,7 +38,12 @@ public struct ChannelListener: Service {
                         try await resync()
                         logger.info("listening", metadata: ["channel": "\(channel)"])
                         for try await notification in notifications {
-                            try await onNotify(notification.payload)
+                            // A failed reaction is the handler's to retry; it must not drop the LISTEN.
+                            do {
+                                try await onNotify(notification.payload)
+                            } catch {
+                                logger.warning("notification handler failed", metadata: ["channel": "\(channel)", "error": "\(error)"])
+                            }
                         }
                     }
                 }

@@ -16,12 +16,12 @@ public actor LocalRuntime: ServiceRuntime {
     private var running: [String: RunningProcess] = [:]
 
     final class RunningProcess: @unchecked Sendable {
-        let process: Process
+        let process: ChildProcess
         let port: Int
         let logPath: String
         var status: WorkloadStatus
 
-        init(process: Process, port: Int, logPath: String, status: WorkloadStatus) {
+        init(process: ChildProcess, port: Int, logPath: String, status: WorkloadStatus) {
             self.process = process
             self.port = port
             self.logPath = logPath
@@ -60,10 +60,6 @@ public actor LocalRuntime: ServiceRuntime {
             return WorkloadStatus(phase: .failed, message: "the program \"\(processSpec.command)\" is not installed on this machine")
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = processSpec.arguments.map(substitute)
-        process.currentDirectoryURL = URL(fileURLWithPath: spec.owner.privateDirectory)
         var environment: [String: String] = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -72,32 +68,25 @@ public actor LocalRuntime: ServiceRuntime {
             "PYTHONUNBUFFERED": "1",
         ]
         for (key, value) in processSpec.environment { environment[key] = substitute(value) }
-        process.environment = environment
 
         let logPath = "\(logDirectory)/\(spec.id).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-
+        let process: ChildProcess
+        do {
+            process = try ChildProcess.spawn(
+                executable: executable, arguments: processSpec.arguments.map(substitute), environment: environment,
+                directory: spec.owner.privateDirectory, logPath: logPath)
+        } catch {
+            return WorkloadStatus(phase: .failed, message: "\(error)")
+        }
         let entry = RunningProcess(
             process: process, port: port, logPath: logPath,
             status: WorkloadStatus(phase: .starting, message: "starting \(processSpec.command)"))
         let id = spec.id
-        process.terminationHandler = { [weak self] finished in
-            let code = finished.terminationStatus
+        process.whenExited { [weak self] code in
             Task { await self?.exited(id: id, entry: entry, code: code) }
         }
-        do {
-            try process.run()
-        } catch {
-            try? log.close()
-            return WorkloadStatus(phase: .failed, message: "could not start \(processSpec.command): \(error)")
-        }
-        try? log.close()
         running[id] = entry
-        logger.info("started local service", metadata: ["service": "\(spec.name)", "pid": "\(process.processIdentifier)", "port": "\(port)"])
+        logger.info("started local service", metadata: ["name": "\(spec.name)", "pid": "\(process.pid)", "port": "\(port)"])
 
         let deadline = ContinuousClock.now + readinessTimeout
         while ContinuousClock.now < deadline {
@@ -131,12 +120,11 @@ public actor LocalRuntime: ServiceRuntime {
         entry.status = WorkloadStatus(phase: .stopped, message: "stopped")
         let process = entry.process
         guard process.isRunning else { return }
-        process.terminate()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGTERM)
+        if await process.waitForExit(timeout: .seconds(5)) { return }
+        logger.warning("local service ignored SIGTERM; killing it", metadata: ["id": "\(id)"])
+        process.signal(SIGKILL)
+        _ = await process.waitForExit(timeout: .seconds(5))
     }
 
     public func status(id: String) async -> WorkloadStatus? {

@@ -1,0 +1,74 @@
+import Foundation
+import KnotRuntime
+import XCTest
+
+@testable import KnotLauncher
+
+final class TemplateTests: XCTestCase {
+    let owner = RuntimeUser(username: "ada", namespace: "knot-ada", privateDirectory: "/data/private/ada", sharedDirectory: "/data/shared")
+    let renderer = TemplateRenderer(domain: "knot.localhost", registry: "registry.local")
+
+    static var fixtures: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/karvdash-templates")
+    }
+
+    func testEveryKarvdashTemplateParsesUnchanged() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".template.yaml") }
+        XCTAssertGreaterThanOrEqual(files.count, 9)
+        for file in files {
+            let text = try String(contentsOf: Self.fixtures.appendingPathComponent(file), encoding: .utf8)
+            let template = try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
+            XCTAssertFalse(template.name.isEmpty, file)
+            XCTAssertTrue(template.variables.contains { $0.name == "NAME" }, file)
+            XCTAssertFalse(template.manifests.isEmpty, file)
+            XCTAssertNil(template.local, file)
+            let rendered = try renderer.render(template, values: [:], owner: owner)
+            XCTAssertTrue(rendered.manifests.contains(rendered.host) || !text.contains("$HOSTNAME"), file)
+        }
+    }
+
+    func testSubstitutionLeavesUnknownDollarsAlone() {
+        let values = ["NAME": "web", "PRIVATE": "/p"]
+        XCTAssertEqual(TemplateRenderer.substitute("$NAME ${NAME} $PRIVATE/x", values), "web web /p/x")
+        XCTAssertEqual(TemplateRenderer.substitute("echo $HOME ${PATH} $1 $$ $", values), "echo $HOME ${PATH} $1 $$ $")
+        XCTAssertEqual(TemplateRenderer.substitute("${NAME", values), "${NAME")
+        XCTAssertEqual(TemplateRenderer.substitute("$NAMES", values), "$NAMES")
+    }
+
+    func testTheBuiltInFileServerRendersForTheLocalRuntime() throws {
+        let template = try XCTUnwrap(BuiltinTemplates.load().first { $0.id == "file-server" })
+        let rendered = try renderer.render(template, values: ["NAME": "web"], owner: owner)
+        XCTAssertEqual(rendered.host, "web-ada.knot.localhost")
+        XCTAssertEqual(rendered.process?.command, "python3")
+        XCTAssertEqual(rendered.process?.arguments, ["-m", "http.server", "$PORT", "--bind", "127.0.0.1", "--directory", "/data/private/ada"])
+        XCTAssertTrue(rendered.manifests.contains("host: web-ada.knot.localhost"))
+    }
+
+    func testValuesAreChecked() throws {
+        let template = try Template.parse(
+            id: "t",
+            yaml: """
+                kind: Template
+                name: T
+                variables:
+                - name: NAME
+                  default: t
+                - name: SIZE
+                  default: small
+                  choices: [small, large]
+                """)
+        XCTAssertThrowsError(try renderer.render(template, values: ["HOSTNAME": "evil.example"], owner: owner))
+        XCTAssertThrowsError(try renderer.render(template, values: ["OTHER": "x"], owner: owner))
+        XCTAssertThrowsError(try renderer.render(template, values: ["SIZE": "huge"], owner: owner))
+        XCTAssertThrowsError(try renderer.render(template, values: ["SIZE": "small\nkind: Secret"], owner: owner))
+        XCTAssertThrowsError(try renderer.render(template, values: ["NAME": "-bad"], owner: owner))
+        XCTAssertThrowsError(try renderer.render(template, values: ["NAME": String(repeating: "a", count: 41)], owner: owner))
+        XCTAssertEqual(try renderer.render(template, values: ["SIZE": "large"], owner: owner).values["SIZE"], "large")
+    }
+
+    func testATemplateWithoutDescriptorOrWithTwoIsRefused() {
+        XCTAssertThrowsError(try Template.parse(id: "x", yaml: "apiVersion: v1\nkind: Service\n"))
+        XCTAssertThrowsError(try Template.parse(id: "x", yaml: "kind: Template\nname: a\n---\nkind: Template\nname: b\n"))
+    }
+}
