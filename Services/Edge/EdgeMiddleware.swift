@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import KnotErrors
 import KnotModels
+import Metrics
 
 /// The edge's routing and sign-on, in front of the dashboard's static files:
 /// - `<domain>`: `/auth/…` and `/.well-known/…` to identity, `/api/v1/<area>/…`
@@ -21,7 +22,45 @@ struct EdgeMiddleware: RouterMiddleware {
     let sessions: SessionCache
     let forwarder: Forwarder
 
+    /// Where a request went, for metrics: few values, so label cardinality stays bounded.
+    enum RouteClass: String {
+        case auth, api, dashboard, service, unknown
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let routeClass = classify(request)
+        do {
+            let response = try await route(request, context: context, next: next)
+            record(routeClass, status: response.status.code, since: started)
+            return response
+        } catch let error as HTTPResponseError {
+            record(routeClass, status: error.status.code, since: started)
+            throw error
+        } catch {
+            record(routeClass, status: 500, since: started)
+            throw error
+        }
+    }
+
+    func classify(_ request: Request) -> RouteClass {
+        guard let host = Self.host(of: request) else { return .unknown }
+        if host == domain {
+            let path = request.uri.path
+            if path.hasPrefix("/auth/") || path.hasPrefix("/.well-known/") { return .auth }
+            return path.hasPrefix("/api/") ? .api : .dashboard
+        }
+        return host.hasSuffix("." + domain) ? .service : .unknown
+    }
+
+    func record(_ routeClass: RouteClass, status: Int, since started: ContinuousClock.Instant) {
+        let dimensions = [("class", routeClass.rawValue), ("status", "\(status / 100)xx")]
+        Counter(label: "knot_edge_requests_total", dimensions: dimensions).increment()
+        Timer(label: "knot_edge_request_duration_seconds", dimensions: [("class", routeClass.rawValue)])
+            .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+    }
+
+    func route(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let host = Self.host(of: request) else {
             throw KnotError.badRequest("the request names no host")
         }
@@ -140,5 +179,12 @@ enum EdgePages {
 
     static func notFound(host: String) -> Response {
         page(.notFound, title: "No such service", text: "Nothing is running at \(escape(host)). It may have been stopped or deleted.")
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -32,7 +32,7 @@ struct EdgeMain {
         let upstreams = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: .init(
-                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(Int64(edge.upstreamTimeout))),
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(Int64(edge.upstreamTimeout))),
                 connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
                 decompression: .disabled))
 

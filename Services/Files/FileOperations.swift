@@ -60,10 +60,14 @@ struct FileOperations: Sendable {
     /// Streams the body into a temporary file beside the target and renames it
     /// into place only when complete, so nobody ever sees half a file.
     func upload(
-        into directory: DirectoryHandle, name: String, path: SafePath, body: some AsyncSequence<ByteBuffer, any Error>
+        into directory: DirectoryHandle, name: String, path: SafePath, overwrite: Bool,
+        body: some AsyncSequence<ByteBuffer, any Error>
     ) async throws -> Int64 {
-        if case .folder = Self.kind(in: directory, name: name) {
-            throw KnotError.conflict("\(path.display) is a folder", code: "is_a_folder")
+        switch Self.kind(in: directory, name: name) {
+        case .folder: throw KnotError.conflict("\(path.display) is a folder", code: "is_a_folder")
+        case .file where !overwrite, .other where !overwrite:
+            throw KnotError.conflict("\(path.display) already exists; ask for overwrite=true to replace it", code: "exists")
+        default: break
         }
         let temporary = UploadNames.prefix + UUID().uuidString.lowercased()
         let fd = openat(directory.fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -83,8 +87,16 @@ struct FileOperations: Sendable {
             }
             close(fd)
             closed = true
-            guard renameat(directory.fd, temporary, directory.fd, name) == 0 else {
-                throw FileErrors.from(errno: errno, path: path)
+            if overwrite {
+                guard renameat(directory.fd, temporary, directory.fd, name) == 0 else {
+                    throw FileErrors.from(errno: errno, path: path)
+                }
+            } else {
+                // A hard link fails with EEXIST if the name appeared meanwhile: no silent overwrite, even racing.
+                guard linkat(directory.fd, temporary, directory.fd, name, 0) == 0 else {
+                    throw FileErrors.from(errno: errno, path: path)
+                }
+                unlinkat(directory.fd, temporary, 0)
             }
             return written
         } catch {

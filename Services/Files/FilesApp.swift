@@ -61,7 +61,8 @@ struct FilesApp: Sendable {
             }
             let root = root(of: domain, for: identity)
             let directory = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path.parent, create: true) }
-            let size = try await operations.upload(into: directory, name: name, path: path, body: request.body)
+            let overwrite = request.uri.queryParameters["overwrite"] == "true"
+            let size = try await operations.upload(into: directory, name: name, path: path, overwrite: overwrite, body: request.body)
             context.logger.info("uploaded", metadata: ["domain": "\(domain.rawValue)", "path": "\(path.display)", "bytes": "\(size)"])
             return JSONResponse(.created, FileEntry(name: name, kind: "file", size: size, modified: Date()))
         }

@@ -49,8 +49,8 @@ struct SafePath: Sendable, Equatable {
         if name == "." || name == ".." {
             throw KnotError.badRequest("\"..\" and \".\" are not allowed in paths", code: "invalid_path")
         }
-        if name.isEmpty || name.utf8.contains(0) || name.contains("/") {
-            throw KnotError.badRequest("a name in the path is empty or contains NUL or \"/\"", code: "invalid_path")
+        if name.isEmpty || name.utf8.contains(0) || name.contains("/") || name.contains("\\") {
+            throw KnotError.badRequest("a name in the path is empty or contains NUL, \"/\" or \"\\\"", code: "invalid_path")
         }
         if name.utf8.count > maxNameBytes {
             throw KnotError.badRequest("a name in the path is longer than \(maxNameBytes) bytes", code: "invalid_path")

@@ -81,6 +81,8 @@ struct LauncherApp: Sendable {
         api.delete("services/:name") { _, context in
             let identity = try context.requireIdentity()
             let record = try await service(named: context.parameters.require("name"), owner: identity.username)
+            // Withdraw the route first, so the edge stops sending traffic before the process goes away.
+            try await store.setStatus(id: record.id, status: "stopping", message: "stopping", upstream: nil)
             try await supervisor.stop(id: record.id)
             try await store.delete(id: record.id, host: record.host)
             context.logger.info("service deleted", metadata: ["name": "\(record.name)"])

@@ -105,6 +105,11 @@ def test_files_bad_requests(knot, person):
     assert error_of(session.post(f"{base}/folders", json={"domain": "private", "path": "made"}))["code"] == "exists"
     assert session.put(f"{base}/private/made/f.txt", data=b"1").status_code == 201
     assert error_of(session.delete(f"{base}/private/made"))["code"] == "not_empty"
+    # Never overwrite silently.
+    assert error_of(session.put(f"{base}/private/made/f.txt", data=b"2"))["code"] == "exists"
+    assert session.get(f"{base}/private/made/f.txt").content == b"1"
+    assert session.put(f"{base}/private/made/f.txt", data=b"2", params={"overwrite": "true"}).status_code == 201
+    assert session.get(f"{base}/private/made/f.txt").content == b"2"
     assert session.delete(f"{base}/private/made", params={"recursive": "true"}).status_code == 200
     assert session.get(f"{base}/private/made").status_code == 404
 
@@ -113,3 +118,39 @@ def test_unknown_endpoints_are_json_404(knot, person):
     _, session = person
     assert error_of(session.get(f"{knot.url}/api/v1/nothing/here"))["code"] == "not_found"
     assert error_of(session.get(f"{knot.url}/api/v1/users/no/such/route"))["code"] == "not_found"
+
+
+def test_login_input_is_checked(knot):
+    url = f"{knot.url}/auth/login"
+    client = knot.client()
+    assert error_of(client.post(url, data=b"{", headers={"Content-Type": "application/json"}))["code"] == "invalid_json"
+    assert "password" in error_of(client.post(url, json={"username": "admin"}))["message"]
+    assert error_of(client.post(url, json={"username": 5, "password": "x"}))["code"] == "invalid_json"
+    assert client.post(url, json={"username": "admin", "password": "x" * 100_000}).status_code == 413
+    # Names that could never exist are simply wrong credentials, not errors of another kind.
+    assert error_of(client.post(url, json={"username": "../../etc", "password": "long enough pw"}))["code"] == "invalid_credentials"
+
+
+def test_an_upload_over_the_limit_leaves_no_file(knot, person):
+    import os
+    name, session = person
+    limit = int(knot.env.get("KNOT_MAX_UPLOAD_BYTES", "0"))
+    assert limit, "scripts/test sets a small upload limit"
+
+    def chunks(total):
+        block = b"z" * (1 << 20)
+        sent = 0
+        while sent < total:
+            yield block
+            sent += len(block)
+
+    answer = session.put(f"{knot.url}/api/v1/files/private/huge.bin", data=chunks(limit + (4 << 20)))
+    assert answer.status_code == 413, answer.status_code
+    assert error_of(answer)["code"] == "too_large"
+    names = [e["name"] for e in session.get(f"{knot.url}/api/v1/files/private/").json()["entries"]]
+    assert "huge.bin" not in names
+    folder = os.path.join(knot.env["KNOT_FILES_ROOT"], "private", name)
+    assert not [f for f in os.listdir(folder) if f.startswith(".knot-upload-") or f == "huge.bin"]
+    # Just under the limit is fine.
+    ok = session.put(f"{knot.url}/api/v1/files/private/big.bin", data=chunks(limit - (1 << 20)))
+    assert ok.status_code == 201 and ok.json()["size"] == limit - (1 << 20)

@@ -19,6 +19,14 @@ def test_health_readiness_metrics_on_every_service(knot):
         assert metrics.status_code == 200 and "# TYPE" in metrics.text, (name, metrics.text[:300])
 
 
+def test_edge_counts_requests_by_route_class(knot, admin):
+    admin.get(f"{knot.url}/api/v1/users/me")
+    text = requests.get(f"http://127.0.0.1:{knot.service_port('edge')}/metrics").text
+    lines = [l for l in text.splitlines() if l.startswith("knot_edge_requests_total")]
+    assert any('class="api"' in l and 'status="2xx"' in l for l in lines), lines
+    assert any('class="auth"' in l for l in lines), lines
+
+
 def test_logs_are_json_with_request_ids(knot, admin):
     answer = admin.get(f"{knot.url}/api/v1/users/me")
     request_id = answer.headers["X-Request-Id"]

@@ -14,7 +14,7 @@ final class SafePathTests: XCTestCase {
     }
 
     func testEscapesAreRefused() {
-        for bad in ["../x", "a/../../b", "/etc/passwd", "a/./b", "a\u{0}b", ".knot-upload-123", String(repeating: "n", count: 256)] {
+        for bad in ["../x", "a/../../b", "/etc/passwd", "a/./b", "a\u{0}b", "a\\..\\b", ".knot-upload-123", String(repeating: "n", count: 256)] {
             XCTAssertThrowsError(try SafePath.parse(bad), bad)
         }
         for encoded: [Substring] in [["%2e%2e"], ["a%2fb"], ["%00"], ["%zz"], ["."]] {

@@ -135,7 +135,7 @@ wait_ready() {
   deadline=$((SECONDS + limit))
   for name in "${KNOT_SERVICES[@]}"; do
     port="$(service_port "$KNOT_BASE_PORT" "$name")"
-    until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; do
+    until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; do
       pid_alive "$run/pids/$name.pid" || { tail -30 "$run/logs/$name.log" >&2; die "knot-$name exited during start-up"; }
       [ $SECONDS -lt $deadline ] || { tail -30 "$run/logs/$name.log" >&2; die "knot-$name not ready after ${limit}s"; }
       sleep 0.3
