@@ -21,6 +21,7 @@ struct IdentityApp: Sendable {
     var users: InternalClient { host.client(for: "users") }
     var sessions: SessionStore { SessionStore(database: host.database, lifetime: sessionLifetime) }
     var credentials: CredentialStore { CredentialStore(database: host.database) }
+    var pages: Pages { Pages(domain: host.settings.domain, publicPort: host.settings.publicPort) }
     var redirects: RedirectPolicy {
         RedirectPolicy(domain: host.settings.domain, publicPort: host.settings.publicPort, home: host.settings.publicURL + "/")
     }
@@ -63,10 +64,10 @@ struct IdentityApp: Sendable {
         let auth = router.group("/auth").add(middleware: ReadyGateMiddleware(readiness: host.readiness))
 
         auth.get("login") { request, _ in
-            Pages.login(next: redirects.safeTarget(request.uri.queryParameters["next"].map(String.init)))
+            pages.login(next: redirects.safeTarget(request.uri.queryParameters["next"].map(String.init)))
         }
         auth.post("login") { request, context in try await login(request, context) }
-        auth.get("signup") { _, _ in Pages.signup() }
+        auth.get("signup") { _, _ in pages.signup() }
         auth.post("signup") { request, context in try await signup(request, context) }
         auth.post("logout") { request, _ in
             if let token = request.cookies[SessionCookie.name]?.value { try await sessions.revoke(token) }
@@ -99,11 +100,11 @@ struct IdentityApp: Sendable {
         do {
             form = try await decodeForm(LoginForm.self, request)
         } catch let error as KnotError where html {
-            return Pages.login(next: redirects.home, message: error.message, status: error.status)
+            return pages.login(next: redirects.home, message: error.message, status: error.status)
         }
         let next = redirects.safeTarget(form.next)
         func refuse(_ error: KnotError) throws -> Response {
-            if html { return Pages.login(next: next, message: error.message, status: error.status) }
+            if html { return pages.login(next: next, message: error.message, status: error.status) }
             throw error
         }
 
@@ -166,10 +167,10 @@ struct IdentityApp: Sendable {
                 throw error
             }
             context.logger.info("signed up", metadata: ["username": "\(user.username)"])
-            if html { return Pages.waitingForActivation(username: user.username) }
+            if html { return pages.waitingForActivation(username: user.username) }
             return try JSONResponse(.created, user).makeResponse()
         } catch let error as KnotError where html {
-            return Pages.signup(message: error.message, status: error.status)
+            return pages.signup(message: error.message, status: error.status)
         }
     }
 

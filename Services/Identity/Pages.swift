@@ -4,7 +4,17 @@ import Hummingbird
 
 /// identity's own HTML pages: login and sign-up. They post to the same
 /// endpoints the JSON API uses, so there is one code path for both.
-enum Pages {
+struct Pages: Sendable {
+    /// CSP `form-action` sources. A form post that answers with a redirect is
+    /// checked against these too, and signing in redirects back to a user
+    /// service on a subdomain, so the domain's subdomains must be listed.
+    let formAction: String
+
+    init(domain: String, publicPort: Int) {
+        let port = publicPort == 443 ? "" : ":\(publicPort)"
+        formAction = "'self' https://\(domain)\(port) https://*.\(domain)\(port)"
+    }
+
     static func escape(_ text: String) -> String {
         var out = ""
         for ch in text {
@@ -20,12 +30,12 @@ enum Pages {
         return out
     }
 
-    static func page(title: String, body: String, status: HTTPResponse.Status = .ok) -> Response {
+    func page(title: String, body: String, status: HTTPResponse.Status = .ok) -> Response {
         let html = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title)) · Knot</title>
+            <title>\(Pages.escape(title)) · Knot</title>
             <style>
             body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;background:#f3f5f8;color:#1d2430;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}
             main{background:#fff;padding:2rem 2.25rem;border-radius:12px;box-shadow:0 4px 24px rgba(20,30,50,.08);width:min(360px,90vw)}
@@ -42,20 +52,20 @@ enum Pages {
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action \(formAction); frame-ancestors 'none'",
                 HTTPField.Name("X-Frame-Options")!: "DENY",
             ],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func login(next: String, message: String? = nil, isError: Bool = true, status: HTTPResponse.Status = .ok) -> Response {
-        let note = message.map { "<div class=\"msg \(isError ? "error" : "info")\" role=\"alert\">\(escape($0))</div>" } ?? ""
+    func login(next: String, message: String? = nil, isError: Bool = true, status: HTTPResponse.Status = .ok) -> Response {
+        let note = message.map { "<div class=\"msg \(isError ? "error" : "info")\" role=\"alert\">\(Pages.escape($0))</div>" } ?? ""
         return page(
             title: "Sign in",
             body: """
                 <h1>Sign in</h1>\(note)
                 <form method="post" action="/auth/login">
-                <input type="hidden" name="next" value="\(escape(next))">
+                <input type="hidden" name="next" value="\(Pages.escape(next))">
                 <label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus>
                 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
                 <button type="submit">Sign in</button></form>
@@ -63,8 +73,8 @@ enum Pages {
                 """, status: status)
     }
 
-    static func signup(message: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        let note = message.map { "<div class=\"msg error\" role=\"alert\">\(escape($0))</div>" } ?? ""
+    func signup(message: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
+        let note = message.map { "<div class=\"msg error\" role=\"alert\">\(Pages.escape($0))</div>" } ?? ""
         return page(
             title: "Sign up",
             body: """
@@ -79,11 +89,11 @@ enum Pages {
                 """, status: status)
     }
 
-    static func waitingForActivation(username: String) -> Response {
+    func waitingForActivation(username: String) -> Response {
         page(
             title: "Waiting for activation",
             body: """
-                <h1>Thanks, \(escape(username))</h1>
+                <h1>Thanks, \(Pages.escape(username))</h1>
                 <div class="msg info">Your account is waiting for an administrator to activate it. You can sign in once it is active.</div>
                 <p class="alt"><a href="/auth/login">Back to sign in</a></p>
                 """, status: .created)

@@ -17,6 +17,11 @@ ensure_packages() {
   command -v curl >/dev/null || missing+=(curl)
   command -v python3 >/dev/null || missing+=(python3)
   command -v openssl >/dev/null || missing+=(openssl)
+  if [ "${KNOT_NEED_BROWSER:-}" = 1 ]; then
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    command -v certutil >/dev/null || missing+=(libnss3-tools)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq
