@@ -162,9 +162,9 @@ struct FilesApp: Sendable {
                 let chunk = try await FileOperations.blocking { () -> ByteBuffer in
                     var buffer = ByteBufferAllocator().buffer(capacity: 64 * 1024)
                     let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { raw in
-                        max(read(handle.fd, raw.baseAddress!, raw.count), 0)
+                        read(handle.fd, raw.baseAddress!, raw.count)
                     }
-                    _ = count
+                    guard count >= 0 else { throw FileErrors.from(errno: errno, path: path) }
                     return buffer
                 }
                 if chunk.readableBytes == 0 { break }

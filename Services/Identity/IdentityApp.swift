@@ -43,18 +43,6 @@ struct IdentityApp: Sendable {
         }
     }
 
-    struct NewUser: Encodable {
-        var username: String
-        var email: String
-        var fullName: String
-        var active: Bool
-        var admin: Bool
-        enum CodingKeys: String, CodingKey {
-            case username, email, active, admin
-            case fullName = "full_name"
-        }
-    }
-
     func makeApplication() -> some ApplicationProtocol {
         Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
     }
@@ -157,7 +145,7 @@ struct IdentityApp: Sendable {
             let hash = try await passwords.hash(form.password)
             let user = try await users.post(
                 "/internal/v1/users",
-                body: NewUser(username: form.username, email: form.email, fullName: form.fullName ?? "", active: false, admin: false),
+                body: NewAccount(username: form.username, email: form.email, fullName: form.fullName ?? "", active: false, admin: false),
                 as: UserRecord.self)
             do {
                 try await credentials.set(userID: user.id, hash: hash)
@@ -176,20 +164,20 @@ struct IdentityApp: Sendable {
 
     /// Creates the first administrator with a generated password (see `create-admin`).
     func createAdmin(username: String, email: String) async throws -> String {
-        if let existing = try await lookup(username: username) {
-            if try await credentials.hash(for: existing.id) != nil {
-                throw KnotError.conflict("the account \"\(username)\" already exists", code: "exists")
-            }
+        let existing = try await lookup(username: username)
+        if let existing, try await credentials.hash(for: existing.id) != nil {
+            throw KnotError.conflict("the account \"\(username)\" already exists", code: "exists")
         }
         let password = Passwords.generate()
         let hash = try await passwords.hash(password)
+        // An account without a credential is what an interrupted earlier run leaves: finish it.
         let user: UserRecord
-        if let existing = try await lookup(username: username) {
+        if let existing {
             user = existing
         } else {
             user = try await users.post(
                 "/internal/v1/users",
-                body: NewUser(username: username, email: email, fullName: "Administrator", active: true, admin: true),
+                body: NewAccount(username: username, email: email, fullName: "Administrator", active: true, admin: true),
                 as: UserRecord.self)
         }
         try await credentials.set(userID: user.id, hash: hash)
@@ -238,15 +226,7 @@ struct IdentityApp: Sendable {
     /// A form post from the pages, or JSON from a script: the same fields either way.
     func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         guard isForm(request) else { return try await request.decodeJSON(T.self, limit: host.settings.maxJSONBody) }
-        let limit = host.settings.maxJSONBody
-        var collected = ByteBuffer()
-        for try await chunk in request.body {
-            guard collected.readableBytes + chunk.readableBytes <= limit else {
-                throw KnotError.tooLarge("the form is larger than \(limit) bytes")
-            }
-            var chunk = chunk
-            collected.writeBuffer(&chunk)
-        }
+        let collected = try await request.collectBody(limit: host.settings.maxJSONBody)
         do {
             return try URLEncodedFormDecoder().decode(T.self, from: String(buffer: collected))
         } catch let error as DecodingError {

@@ -14,18 +14,6 @@ struct UsersApp: Sendable {
     let runtime: any ServiceRuntime
     var store: UserStore { UserStore(database: host.database) }
 
-    struct CreateUser: Decodable {
-        var username: String
-        var email: String
-        var fullName: String?
-        var active: Bool?
-        var admin: Bool?
-        enum CodingKeys: String, CodingKey {
-            case username, email, active, admin
-            case fullName = "full_name"
-        }
-    }
-
     func makeApplication() -> some ApplicationProtocol {
         Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
     }
@@ -60,7 +48,7 @@ struct UsersApp: Sendable {
             .add(middleware: ServiceAuthMiddleware(tokens: host.tokens))
         internalAPI.post("") { request, context in
             guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts") }
-            let body = try await request.decodeJSON(CreateUser.self, limit: limit)
+            let body = try await request.decodeJSON(NewAccount.self, limit: limit)
             let username = body.username
             let email = body.email.trimmingCharacters(in: .whitespaces)
             let fullName = (body.fullName ?? "").trimmingCharacters(in: .whitespaces)

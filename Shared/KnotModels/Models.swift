@@ -38,6 +38,28 @@ public struct UserRecord: Codable, Sendable, Equatable {
     public static func namespace(for username: String) -> String { "knot-\(username)" }
 }
 
+/// What identity sends the users service to create an account.
+public struct NewAccount: Codable, Sendable {
+    public var username: String
+    public var email: String
+    public var fullName: String?
+    public var active: Bool?
+    public var admin: Bool?
+
+    public init(username: String, email: String, fullName: String?, active: Bool, admin: Bool) {
+        self.username = username
+        self.email = email
+        self.fullName = fullName
+        self.active = active
+        self.admin = admin
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case username, email, active, admin
+        case fullName = "full_name"
+    }
+}
+
 /// One entry of the edge's route table: a public host and where it leads.
 public struct RouteEntry: Codable, Sendable, Equatable {
     /// The full host name, `<service>-<user>.<domain>`, lowercase.

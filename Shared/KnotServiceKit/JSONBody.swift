@@ -15,17 +15,7 @@ extension Request {
                 throw KnotError.unsupportedMediaType("expected Content-Type application/json, got \(contentType)")
             }
         }
-        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
-            throw KnotError.tooLarge("the body is \(length) bytes; at most \(limit) are accepted")
-        }
-        var collected = ByteBuffer()
-        for try await chunk in body {
-            guard collected.readableBytes + chunk.readableBytes <= limit else {
-                throw KnotError.tooLarge("the body is larger than \(limit) bytes")
-            }
-            var chunk = chunk
-            collected.writeBuffer(&chunk)
-        }
+        let collected = try await collectBody(limit: limit)
         guard collected.readableBytes > 0 else {
             throw KnotError.badRequest("the body is empty; a JSON object is expected")
         }
@@ -38,6 +28,23 @@ extension Request {
         } catch {
             throw KnotError.badRequest("the body is not valid JSON", code: "invalid_json")
         }
+    }
+
+    /// The whole body, refused with 413 as soon as it is known to exceed `limit`
+    /// (from `Content-Length`, or while reading when there is none).
+    public func collectBody(limit: Int) async throws -> ByteBuffer {
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw KnotError.tooLarge("the body is \(length) bytes; at most \(limit) are accepted")
+        }
+        var collected = ByteBuffer()
+        for try await chunk in body {
+            guard collected.readableBytes + chunk.readableBytes <= limit else {
+                throw KnotError.tooLarge("the body is larger than \(limit) bytes")
+            }
+            var chunk = chunk
+            collected.writeBuffer(&chunk)
+        }
+        return collected
     }
 
     public static func describeDecodingError(_ error: DecodingError) -> String {

@@ -113,3 +113,16 @@ def test_launcher_restart_stops_children_and_resumes_services(knot, make_user):
     while session.get(record["url"]).status_code != 200:
         assert time.time() < deadline, "the resumed service was not served again"
         time.sleep(0.1)
+
+
+def test_create_admin_is_idempotent_and_keeps_the_password(knot):
+    env = dict(os.environ, **knot.env)
+    again = subprocess.run([f"{knot.env['KNOT_BIN']}/knot-identity", "create-admin", "--username", "admin"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 3, again.stderr
+    assert again.stdout == ""
+    assert "already exists" in again.stderr
+    knot.login("admin", knot.admin_password)  # the first password still works
+    wrong = subprocess.run([f"{knot.env['KNOT_BIN']}/knot-identity", "create-admin", "--bogus"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert wrong.returncode == 2 and "usage" in wrong.stderr
