@@ -49,7 +49,14 @@ extension Request {
 
     public static func describeDecodingError(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
-            let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            var joined = ""
+            for key in keys {
+                if let index = key.intValue {
+                    joined += "[\(index)]"
+                } else {
+                    joined += joined.isEmpty ? key.stringValue : "." + key.stringValue
+                }
+            }
             return joined.isEmpty ? "the body" : "\"\(joined)\""
         }
         switch error {
@@ -69,11 +76,13 @@ extension Request {
 
     static func typeName(_ type: Any.Type) -> String {
         switch type {
-        case is String.Type: "a string"
-        case is Bool.Type: "true or false"
-        case is Int.Type, is Int64.Type, is Double.Type: "a number"
-        case is [Any].Type: "an array"
-        default: type is any Collection.Type ? "an array" : "an object"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        case is Int.Type, is Int64.Type, is Double.Type: return "a number"
+        default:
+            // Dictionaries are collections too, so they are told apart by name first.
+            if String(describing: type).hasPrefix("Dictionary") { return "an object" }
+            return type is any Collection.Type ? "an array" : "an object"
         }
     }
 }
