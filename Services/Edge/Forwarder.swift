@@ -40,7 +40,8 @@ struct Forwarder: Sendable {
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
         for field in request.headers {
             let name = field.name.canonicalName
-            if Self.hopByHop.contains(name) || Self.isKnotHeader(name) { continue }
+            // Framing is set once, from the body handed to the client library, never copied.
+            if Self.hopByHop.contains(name) || Self.isKnotHeader(name) || name == "content-length" { continue }
             if name == "cookie" && dropSessionCookie {
                 if let kept = Self.withoutSessionCookie(field.value) { outgoing.headers.add(name: "Cookie", value: kept) }
                 continue
@@ -72,7 +73,8 @@ struct Forwarder: Sendable {
         var headers = HTTPFields()
         for header in answer.headers {
             let name = header.name.lowercased()
-            if Self.hopByHop.contains(name) || name == "content-length" && request.method == .head { continue }
+            // The body below carries the length; only a HEAD answer, which has no body, keeps the upstream's.
+            if Self.hopByHop.contains(name) || (name == "content-length" && request.method != .head) { continue }
             if let fieldName = HTTPField.Name(header.name) { headers.append(HTTPField(name: fieldName, value: header.value)) }
         }
         let length = answer.headers.first(name: "content-length").flatMap(Int.init)

@@ -90,10 +90,14 @@ def test_launch_open_and_see_uploaded_file(knot, make_user):
     opened = session.get(f"{record['url']}notes/hello.txt")
     assert opened.status_code == 200
     assert opened.content == body
+    assert opened.headers["Content-Length"] == str(len(body))  # one framing header, not two
+    head = session.head(f"{record['url']}notes/hello.txt")
+    assert head.status_code == 200 and head.headers["Content-Length"] == str(len(body)) and head.content == b""
 
     # And the file comes back through the files API too.
     downloaded = session.get(f"{knot.url}/api/v1/files/private/notes/hello.txt")
     assert downloaded.content == body
+    assert downloaded.headers["Content-Length"] == str(len(body))
     assert downloaded.headers["Content-Disposition"].startswith("attachment;")
     assert downloaded.headers["X-Content-Type-Options"] == "nosniff"
 
