@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import KnotConfig
 import KnotErrors
 import KnotModels
 import Metrics
@@ -14,9 +15,7 @@ import Metrics
 struct EdgeMiddleware: RouterMiddleware {
     typealias Context = EdgeContext
 
-    let domain: String
-    let publicPort: Int
-    let identityURL: String
+    let settings: KnotSettings
     let areas: [String: String]
     let routes: RouteTable
     let sessions: SessionCache
@@ -83,7 +82,7 @@ struct EdgeMiddleware: RouterMiddleware {
         }
         if path.hasPrefix("/auth/") || path.hasPrefix("/.well-known/") {
             return try await forwarder.forward(
-                request, context: context, to: identityURL, publicHost: domain, identity: .init(), dropSessionCookie: false)
+                request, context: context, to: settings.identityURL, publicHost: domain, identity: .init(), dropSessionCookie: false)
         }
         if path.hasPrefix("/api/") {
             let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
@@ -108,12 +107,12 @@ struct EdgeMiddleware: RouterMiddleware {
             return EdgePages.notFound(host: host)
         }
         guard let verdict = try await verdict(request) else {
-            let here = publicURL(host) + request.uri.string
+            let here = settings.publicURL(forHost: host) + request.uri.string
             var allowed = CharacterSet.alphanumerics
             allowed.insert(charactersIn: "-._~")
             let next = here.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
             return Response(
-                status: .found, headers: [.location: publicURL(domain) + "/auth/login?next=" + next, .cacheControl: "no-store"])
+                status: .found, headers: [.location: settings.publicURL + "/auth/login?next=" + next, .cacheControl: "no-store"])
         }
         guard verdict.username == route.owner else {
             context.logger.notice("refused another user's service", metadata: ["host": "\(host)", "user": "\(verdict.username)"])
@@ -129,9 +128,7 @@ struct EdgeMiddleware: RouterMiddleware {
         return try await sessions.verdict(for: token)
     }
 
-    func publicURL(_ host: String) -> String {
-        publicPort == 443 ? "https://\(host)" : "https://\(host):\(publicPort)"
-    }
+    var domain: String { settings.domain }
 
     /// True when a segment is `.` or `..`, written plainly or percent-encoded:
     /// no upstream ever gets a path that could be read as climbing out of its prefix.

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdHTTP2
+import KnotConfig
 import KnotDatabase
 import KnotModels
 import KnotServiceKit
@@ -67,7 +68,7 @@ struct EdgeMain {
         router.add(middleware: JSONErrorMiddleware())
         router.add(
             middleware: EdgeMiddleware(
-                domain: settings.domain, publicPort: settings.publicPort, identityURL: settings.identityURL,
+                settings: settings,
                 areas: ["users": settings.usersURL, "launcher": settings.launcherURL, "files": settings.filesURL],
                 routes: routes, sessions: SessionCache(identity: host.client(for: "identity")),
                 forwarder: Forwarder(client: upstreams, timeout: .seconds(Int64(edge.upstreamTimeout)))))
@@ -83,9 +84,8 @@ struct EdgeMain {
             logger: host.logger)
 
         let redirect = Router(context: BasicRequestContext.self)
-        let publicPort = settings.publicPort
         redirect.get("/healthz") { _, _ in "alive" }
-        redirect.add(middleware: RedirectToHTTPSMiddleware(publicPort: publicPort))
+        redirect.add(middleware: RedirectToHTTPSMiddleware(settings: settings))
         let redirectApp = Application(
             router: redirect,
             configuration: .init(address: .hostname(settings.listenHost == "127.0.0.1" ? "0.0.0.0" : settings.listenHost, port: edge.httpPort), serverName: "knot-edge"),
@@ -105,12 +105,11 @@ struct EdgeMain {
 /// The plain-HTTP listener does one thing: send people to HTTPS.
 struct RedirectToHTTPSMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
-    let publicPort: Int
+    let settings: KnotSettings
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let host = EdgeMiddleware.host(of: request) else { return Response(status: .badRequest) }
-        let port = publicPort == 443 ? "" : ":\(publicPort)"
-        return Response(status: .permanentRedirect, headers: [.location: "https://\(host)\(port)\(request.uri.string)"])
+        return Response(status: .permanentRedirect, headers: [.location: settings.publicURL(forHost: host) + request.uri.string])
     }
 }
 

@@ -35,16 +35,24 @@ struct FileOperations: Sendable {
         }
     }
 
-    static func list(_ directory: DirectoryHandle) throws -> [FileEntry] {
+    /// The names in a folder, without `.` and `..` (the handle itself stays open and unmoved).
+    static func names(in directory: DirectoryHandle) throws -> [String] {
         let copy = dup(directory.fd)
         guard copy >= 0, let stream = fdopendir(copy) else { throw KnotError.internalError("cannot read the folder") }
         defer { closedir(stream) }
-        var entries: [FileEntry] = []
+        var names: [String] = []
         while let entry = readdir(stream) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name == "." || name == ".." || name.hasPrefix(UploadNames.prefix) { continue }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func list(_ directory: DirectoryHandle) throws -> [FileEntry] {
+        var entries: [FileEntry] = []
+        for name in try names(in: directory) where !name.hasPrefix(UploadNames.prefix) {
             var info = stat()
             guard fstatat(directory.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             let type = info.st_mode & S_IFMT
@@ -149,17 +157,7 @@ struct FileOperations: Sendable {
 
     /// Empties a folder without following links (a link is removed, not its target).
     static func removeContents(of directory: DirectoryHandle, path: SafePath) throws {
-        let copy = dup(directory.fd)
-        guard copy >= 0, let stream = fdopendir(copy) else { throw KnotError.internalError("cannot read the folder") }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(stream)
-        for name in names {
+        for name in try names(in: directory) {
             let childPath = SafePath(components: path.components + [name])
             if case .folder = kind(in: directory, name: name) {
                 let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

@@ -27,14 +27,12 @@ struct FilesApp: Sendable {
     }
 
     func makeApplication() -> some ApplicationProtocol {
-        Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
+        host.application(makeRouter())
     }
 
     func makeRouter() -> Router<KnotRequestContext> {
         let router = host.makeRouter()
-        let api = router.group("/api/v1/files")
-            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
-            .add(middleware: UserAuthMiddleware(verifier: host.makeAssertionVerifier()))
+        let api = host.userAPI(router, "/api/v1/files")
         let limit = host.settings.maxJSONBody
 
         api.post("folders") { request, context in

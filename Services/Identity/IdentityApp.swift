@@ -21,7 +21,7 @@ struct IdentityApp: Sendable {
     var users: InternalClient { host.client(for: "users") }
     var sessions: SessionStore { SessionStore(database: host.database, lifetime: sessionLifetime) }
     var credentials: CredentialStore { CredentialStore(database: host.database) }
-    var pages: Pages { Pages(domain: host.settings.domain, publicPort: host.settings.publicPort) }
+    var pages: Pages { Pages(settings: host.settings) }
     var redirects: RedirectPolicy {
         RedirectPolicy(domain: host.settings.domain, publicPort: host.settings.publicPort, home: host.settings.publicURL + "/")
     }
@@ -44,7 +44,7 @@ struct IdentityApp: Sendable {
     }
 
     func makeApplication() -> some ApplicationProtocol {
-        Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
+        host.application(makeRouter())
     }
 
     func makeRouter() -> Router<KnotRequestContext> {
@@ -67,9 +67,7 @@ struct IdentityApp: Sendable {
             return response
         }
 
-        let internalAPI = router.group("/internal/v1")
-            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
-            .add(middleware: ServiceAuthMiddleware(tokens: host.tokens))
+        let internalAPI = host.internalAPI(router, "/internal/v1")
         internalAPI.get("jwks") { _, _ in JSONResponse(.ok, await keys.jwks()) }
         internalAPI.post("sessions/verify") { request, context in
             guard context.caller == "edge" else { throw KnotError.forbidden("only the edge verifies sessions") }

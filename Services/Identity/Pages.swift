@@ -1,6 +1,7 @@
 import HTTPTypes
 import Foundation
 import Hummingbird
+import KnotConfig
 
 /// identity's own HTML pages: login and sign-up. They post to the same
 /// endpoints the JSON API uses, so there is one code path for both.
@@ -10,9 +11,8 @@ struct Pages: Sendable {
     /// service on a subdomain, so the domain's subdomains must be listed.
     let formAction: String
 
-    init(domain: String, publicPort: Int) {
-        let port = publicPort == 443 ? "" : ":\(publicPort)"
-        formAction = "'self' https://\(domain)\(port) https://*.\(domain)\(port)"
+    init(settings: KnotSettings) {
+        formAction = "'self' \(settings.publicURL) \(settings.publicURL(forHost: "*." + settings.domain))"
     }
 
     static func escape(_ text: String) -> String {

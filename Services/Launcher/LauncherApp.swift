@@ -51,15 +51,13 @@ struct LauncherApp: Sendable {
     }
 
     func makeApplication() -> some ApplicationProtocol {
-        Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
+        host.application(makeRouter())
     }
 
     func makeRouter() -> Router<KnotRequestContext> {
         let router = host.makeRouter()
         let limit = host.settings.maxJSONBody
-        let api = router.group("/api/v1/launcher")
-            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
-            .add(middleware: UserAuthMiddleware(verifier: host.makeAssertionVerifier()))
+        let api = host.userAPI(router, "/api/v1/launcher")
 
         api.get("templates") { _, context in
             _ = try context.requireIdentity()
@@ -89,9 +87,7 @@ struct LauncherApp: Sendable {
             return JSONResponse(.ok, ["status": "deleted"])
         }
 
-        let internalAPI = router.group("/internal/v1")
-            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
-            .add(middleware: ServiceAuthMiddleware(tokens: host.tokens, allowed: ["edge"]))
+        let internalAPI = host.internalAPI(router, "/internal/v1", allowed: ["edge"])
         internalAPI.get("routes") { _, _ in
             JSONResponse(.ok, ["routes": try await store.routes()])
         }

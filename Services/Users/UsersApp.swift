@@ -15,16 +15,14 @@ struct UsersApp: Sendable {
     var store: UserStore { UserStore(database: host.database) }
 
     func makeApplication() -> some ApplicationProtocol {
-        Application(router: makeRouter(), configuration: host.applicationConfiguration(), logger: host.logger)
+        host.application(makeRouter())
     }
 
     func makeRouter() -> Router<KnotRequestContext> {
         let router = host.makeRouter()
         let limit = host.settings.maxJSONBody
 
-        let api = router.group("/api/v1/users")
-            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
-            .add(middleware: UserAuthMiddleware(verifier: host.makeAssertionVerifier()))
+        let api = host.userAPI(router, "/api/v1/users")
         api.get("me") { _, context in
             let identity = try context.requireIdentity()
             guard let user = try await store.find(username: identity.username) else {
@@ -43,9 +41,7 @@ struct UsersApp: Sendable {
             try await setActive(context: context, active: false)
         }
 
-        let internalAPI = router.group("/internal/v1/users")
-            .add(middleware: ReadyGateMiddleware(readiness: host.readiness))
-            .add(middleware: ServiceAuthMiddleware(tokens: host.tokens))
+        let internalAPI = host.internalAPI(router, "/internal/v1/users")
         internalAPI.post("") { request, context in
             guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts") }
             let body = try await request.decodeJSON(NewAccount.self, limit: limit)

@@ -64,9 +64,7 @@ public struct KnotSettings: Sendable {
     }
 
     /// `https://<domain>[:port]`: the dashboard's address as browsers see it.
-    public var publicURL: String {
-        publicPort == 443 ? "https://\(domain)" : "https://\(domain):\(publicPort)"
-    }
+    public var publicURL: String { publicURL(forHost: domain) }
 
     public func privateDirectory(of username: String) -> String { "\(filesRoot)/private/\(username)" }
     public var sharedDirectory: String { "\(filesRoot)/shared" }

@@ -97,9 +97,10 @@ public actor LocalRuntime: ServiceRuntime {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        entry.status = WorkloadStatus(phase: .failed, message: "did not start listening within \(readinessTimeout)")
+        // Stopping marks the entry stopped; the caller is told why it was stopped.
         await stopIfRunning(id)
-        return WorkloadStatus(phase: .failed, message: "did not start listening within \(readinessTimeout)")
+        entry.status = WorkloadStatus(phase: .failed, message: "did not start listening within \(readinessTimeout)")
+        return entry.status
     }
 
     private func exited(id: String, entry: RunningProcess, code: Int32) {
@@ -155,10 +156,7 @@ public actor LocalRuntime: ServiceRuntime {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RuntimeError("cannot open a socket") }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        var address = loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -174,13 +172,18 @@ public actor LocalRuntime: ServiceRuntime {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        return address
     }
 
     static func lastLines(of path: String, count: Int) -> String {

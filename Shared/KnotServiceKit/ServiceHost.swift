@@ -26,6 +26,8 @@ public struct ServiceHost: Sendable {
     public let http: HTTPClient
     public let readiness: Readiness
     public let metrics: PrometheusCollectorRegistry
+    /// Checks identity assertions against identity's published keys; one per process, so one JWKS cache.
+    public let assertionVerifier: AssertionVerifier
 
     /// Sets up a service from the environment. Call once per process.
     public static func bootstrap(
@@ -46,6 +48,8 @@ public struct ServiceHost: Sendable {
         self.tokens = await ServiceTokens(secret: settings.internalSecret, service: settings.serviceName)
         self.http = HTTPClient.shared
         self.readiness = Readiness()
+        let identity = InternalClient(baseURL: settings.identityURL, target: "identity", http: http, tokens: tokens)
+        self.assertionVerifier = AssertionVerifier { try await identity.get("/internal/v1/jwks", as: JWKS.self) }
     }
 
     /// A client for another service's internal API.
@@ -61,12 +65,6 @@ public struct ServiceHost: Sendable {
         return InternalClient(baseURL: base, target: target, http: http, tokens: tokens)
     }
 
-    /// Verifies identity assertions against identity's published keys.
-    public func makeAssertionVerifier() -> AssertionVerifier {
-        let identity = client(for: "identity")
-        return AssertionVerifier { try await identity.get("/internal/v1/jwks", as: JWKS.self) }
-    }
-
     /// A router with Knot's middleware chain and the operational endpoints.
     public func makeRouter(extraReadiness: [(String, @Sendable () async -> Bool)] = []) -> Router<KnotRequestContext> {
         let router = Router(context: KnotRequestContext.self)
@@ -75,6 +73,27 @@ public struct ServiceHost: Sendable {
         router.add(middleware: JSONErrorMiddleware())
         addOperationalRoutes(to: router, extraReadiness: extraReadiness)
         return router
+    }
+
+    /// A group of public routes: answered only after start-up, and only with a valid identity assertion.
+    public func userAPI(_ router: Router<KnotRequestContext>, _ path: RouterPath) -> RouterGroup<KnotRequestContext> {
+        router.group(path)
+            .add(middleware: ReadyGateMiddleware(readiness: readiness))
+            .add(middleware: UserAuthMiddleware(verifier: assertionVerifier))
+    }
+
+    /// A group of internal routes: only for other Knot services (optionally only some of them).
+    public func internalAPI(
+        _ router: Router<KnotRequestContext>, _ path: RouterPath, allowed: Set<String>? = nil
+    ) -> RouterGroup<KnotRequestContext> {
+        router.group(path)
+            .add(middleware: ReadyGateMiddleware(readiness: readiness))
+            .add(middleware: ServiceAuthMiddleware(tokens: tokens, allowed: allowed))
+    }
+
+    /// The service's HTTP application on its configured address.
+    public func application(_ router: Router<KnotRequestContext>) -> some ApplicationProtocol {
+        Application(router: router, configuration: applicationConfiguration(), logger: logger)
     }
 
     public func addOperationalRoutes<Context: RequestContext>(

@@ -98,11 +98,11 @@ export KNOT_PUBLIC_PORT=$https_port
 export KNOT_EDGE_HTTPS_PORT=$https_port
 export KNOT_EDGE_HTTP_PORT=$http_port
 export KNOT_WEB_ROOT='$KNOT_ROOT/Web'
-export KNOT_IDENTITY_URL=http://127.0.0.1:$((base_port + 1))
-export KNOT_USERS_URL=http://127.0.0.1:$((base_port + 2))
-export KNOT_LAUNCHER_URL=http://127.0.0.1:$((base_port + 3))
-export KNOT_FILES_URL=http://127.0.0.1:$((base_port + 4))
-export KNOT_EDGE_OPS_PORT=$((base_port + 5))
+export KNOT_IDENTITY_URL=http://127.0.0.1:$(service_port "$base_port" identity)
+export KNOT_USERS_URL=http://127.0.0.1:$(service_port "$base_port" users)
+export KNOT_LAUNCHER_URL=http://127.0.0.1:$(service_port "$base_port" launcher)
+export KNOT_FILES_URL=http://127.0.0.1:$(service_port "$base_port" files)
+export KNOT_EDGE_OPS_PORT=$(service_port "$base_port" edge)
 export KNOT_BASE_PORT=$base_port
 export KNOT_BIN='$bin'
 ENV
