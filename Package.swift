@@ -80,9 +80,21 @@ let package = Package(
             path: "Shared/KnotInternalClient"
         ),
         .target(
+            name: "KnotKubernetes",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Shared/KnotKubernetes"
+        ),
+        .target(
             name: "KnotRuntime",
             dependencies: [
-                "KnotModels",
+                "KnotModels", "KnotKubernetes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

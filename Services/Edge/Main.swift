@@ -93,7 +93,7 @@ struct EdgeMain {
 
         // The operational endpoints stay on their own (internal) port, not on the public listener.
         let opsApp = Application(
-            router: host.makeRouter(extraReadiness: [("routes", { routes.isLoaded })]),
+            router: host.makeRouter(extraReadiness: [("routes", { routes.isLoaded ? nil : "the route table has not been loaded yet" })]),
             configuration: host.applicationConfiguration(), logger: host.logger)
         // The edge keeps no data of its own: it has no schema to migrate.
         await host.readiness.markMigrated()

@@ -55,7 +55,8 @@ struct LauncherApp: Sendable {
     }
 
     func makeRouter() -> Router<KnotRequestContext> {
-        let router = host.makeRouter()
+        let runtime = self.runtime
+        let router = host.makeRouter(extraReadiness: [("runtime", { await runtime.readinessProblem() })])
         let limit = host.settings.maxJSONBody
         let api = host.userAPI(router, "/api/v1/launcher")
 
@@ -81,7 +82,7 @@ struct LauncherApp: Sendable {
             let record = try await service(named: context.parameters.require("name"), owner: identity.username)
             // Withdraw the route first, so the edge stops sending traffic before the process goes away.
             try await store.setStatus(id: record.id, status: "stopping", message: "stopping", upstream: nil)
-            try await supervisor.stop(id: record.id)
+            try await supervisor.remove(id: record.id, owner: record.owner)
             try await store.delete(id: record.id, host: record.host)
             context.logger.info("service deleted", metadata: ["name": "\(record.name)"])
             return JSONResponse(.ok, ["status": "deleted"])

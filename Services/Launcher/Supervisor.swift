@@ -1,4 +1,5 @@
 import Foundation
+import KnotModels
 import KnotRuntime
 import Logging
 import ServiceLifecycle
@@ -49,17 +50,20 @@ actor Supervisor {
 
     private func finished(_ id: UUID) { starting[id] = nil }
 
-    func stop(id: UUID) async throws {
+    /// Removes the service's workload for good (the service is being deleted).
+    func remove(id: UUID, owner: String) async throws {
         starting[id]?.cancel()
         starting[id] = nil
-        try await runtime.stop(id: id.uuidString.lowercased())
+        try await runtime.remove(WorkloadRef(id: id.uuidString.lowercased(), namespace: UserRecord.namespace(for: owner)))
     }
 
     /// Marks services whose workload died as failed, withdrawing their routes.
     func reconcile() async {
         guard let records = try? await store.wanted() else { return }
         for record in records where record.status == "running" && starting[record.id] == nil {
-            guard let status = await runtime.status(id: record.id.uuidString.lowercased()) else { continue }
+            let ref = WorkloadRef(id: record.id.uuidString.lowercased(), namespace: UserRecord.namespace(for: record.owner))
+            // An unreachable runtime says nothing about the service: try again next round.
+            guard let status = try? await runtime.status(ref) else { continue }
             if status.phase == .failed || status.phase == .stopped {
                 try? await store.setStatus(id: record.id, status: status.phase.rawValue, message: status.message, upstream: nil)
                 logger.warning("service stopped running", metadata: ["name": "\(record.name)", "owner": "\(record.owner)", "reason": "\(status.message)"])

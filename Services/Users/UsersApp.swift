@@ -19,7 +19,8 @@ struct UsersApp: Sendable {
     }
 
     func makeRouter() -> Router<KnotRequestContext> {
-        let router = host.makeRouter()
+        let runtime = self.runtime
+        let router = host.makeRouter(extraReadiness: [("runtime", { await runtime.readinessProblem() })])
         let limit = host.settings.maxJSONBody
 
         let api = host.userAPI(router, "/api/v1/users")

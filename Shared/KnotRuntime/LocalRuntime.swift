@@ -14,6 +14,8 @@ public actor LocalRuntime: ServiceRuntime {
     private let logDirectory: String
     private let logger: Logger
     private var running: [String: RunningProcess] = [:]
+    /// What was started, kept after a stop so that `resume` can start it again.
+    private var specs: [String: WorkloadSpec] = [:]
 
     final class RunningProcess: @unchecked Sendable {
         let process: ChildProcess
@@ -49,6 +51,7 @@ public actor LocalRuntime: ServiceRuntime {
             throw RuntimeError(unsupportedReason(spec) ?? "nothing to run")
         }
         await stopIfRunning(spec.id)
+        specs[spec.id] = spec
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: spec.owner.privateDirectory, withIntermediateDirectories: true)
 
@@ -111,9 +114,66 @@ public actor LocalRuntime: ServiceRuntime {
         logger.warning("local service exited", metadata: ["id": "\(id)", "status": "\(code)"])
     }
 
-    public func stop(id: String) async throws {
-        await stopIfRunning(id)
-        running[id] = nil
+    public func stop(_ ref: WorkloadRef) async throws {
+        await stopIfRunning(ref.id)
+    }
+
+    public func resume(_ ref: WorkloadRef, readinessTimeout: Duration) async throws -> WorkloadStatus {
+        guard let spec = specs[ref.id] else {
+            throw RuntimeError("this machine has no record of the service; launch it again")
+        }
+        return try await start(spec, readinessTimeout: readinessTimeout)
+    }
+
+    public func remove(_ ref: WorkloadRef) async throws {
+        await stopIfRunning(ref.id)
+        running[ref.id] = nil
+        specs[ref.id] = nil
+    }
+
+    /// Stops the user's services. Their folders belong to the files service and stay.
+    public func deprovision(_ user: RuntimeUser) async throws {
+        for ref in try await workloads(in: user.namespace) { try await remove(ref) }
+    }
+
+    public func workloads(in namespace: String) async throws -> [WorkloadRef] {
+        specs.values.filter { $0.owner.namespace == namespace }.map(\.ref).sorted { $0.id < $1.id }
+    }
+
+    public func readinessProblem() async -> String? { nil }
+
+    /// The service's output file; followed by polling, which is plenty for one machine.
+    public func logs(_ ref: WorkloadRef, follow: Bool, tailLines: Int?) async throws -> AsyncThrowingStream<String, Error> {
+        guard specs[ref.id] != nil else { throw RuntimeError("no such service") }
+        let path = "\(logDirectory)/\(ref.id).log"
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                guard let handle = FileHandle(forReadingAtPath: path) else {
+                    continuation.finish()
+                    return
+                }
+                defer { try? handle.close() }
+                let existing = (try? handle.readToEnd()) ?? Data()
+                var lines = String(decoding: existing, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                if lines.last == "" { lines.removeLast() }
+                for line in tailLines.map({ lines.suffix(max(0, $0)) }) ?? lines[...] { continuation.yield(String(line)) }
+                var pending = ""
+                while follow && !Task.isCancelled {
+                    let more = handle.availableData
+                    if more.isEmpty {
+                        try? await Task.sleep(for: .milliseconds(200))
+                        continue
+                    }
+                    pending += String(decoding: more, as: UTF8.self)
+                    while let newline = pending.firstIndex(of: "\n") {
+                        continuation.yield(String(pending[..<newline]))
+                        pending.removeSubrange(...newline)
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 
     private func stopIfRunning(_ id: String) async {
@@ -128,8 +188,8 @@ public actor LocalRuntime: ServiceRuntime {
         _ = await process.waitForExit(timeout: .seconds(5))
     }
 
-    public func status(id: String) async -> WorkloadStatus? {
-        running[id]?.status
+    public func status(_ ref: WorkloadRef) async throws -> WorkloadStatus? {
+        running[ref.id]?.status
     }
 
     public func shutdown() async {

@@ -47,6 +47,19 @@ public struct WorkloadSpec: Sendable, Equatable {
         self.process = process
         self.manifests = manifests
     }
+
+    public var ref: WorkloadRef { WorkloadRef(id: id, namespace: owner.namespace) }
+}
+
+/// How a runtime finds a workload again: the launcher's id and the owner's namespace.
+public struct WorkloadRef: Sendable, Hashable, Codable {
+    public var id: String
+    public var namespace: String
+
+    public init(id: String, namespace: String) {
+        self.id = id
+        self.namespace = namespace
+    }
 }
 
 public enum WorkloadPhase: String, Sendable, Codable {
@@ -58,11 +71,53 @@ public struct WorkloadStatus: Sendable, Equatable {
     public var message: String
     /// Where the edge should send traffic, once running (`http://127.0.0.1:port`).
     public var upstream: String?
+    /// What the runtime can tell about the parts (Kubernetes: workloads, pods, events).
+    public var details: WorkloadDetails?
 
-    public init(phase: WorkloadPhase, message: String, upstream: String? = nil) {
+    public init(phase: WorkloadPhase, message: String, upstream: String? = nil, details: WorkloadDetails? = nil) {
         self.phase = phase
         self.message = message
         self.upstream = upstream
+        self.details = details
+    }
+}
+
+/// The parts of a running service, for people to see why it is (not) running.
+public struct WorkloadDetails: Sendable, Equatable, Codable {
+    public struct Part: Sendable, Equatable, Codable {
+        public var kind: String
+        public var name: String
+        public var ready: Int
+        public var desired: Int
+    }
+
+    public struct PodState: Sendable, Equatable, Codable {
+        public var name: String
+        public var phase: String
+        public var ready: Bool
+        public var restarts: Int
+        /// Why it is not running, as Kubernetes says it (ImagePullBackOff, CrashLoopBackOff, Unschedulable…).
+        public var reason: String?
+        public var message: String?
+    }
+
+    public struct EventSummary: Sendable, Equatable, Codable {
+        public var type: String
+        public var reason: String
+        public var message: String
+        public var object: String
+        public var count: Int
+        public var lastSeen: String
+    }
+
+    public var parts: [Part] = []
+    public var pods: [PodState] = []
+    public var events: [EventSummary] = []
+
+    public init(parts: [Part] = [], pods: [PodState] = [], events: [EventSummary] = []) {
+        self.parts = parts
+        self.pods = pods
+        self.events = events
     }
 }
 
@@ -82,16 +137,36 @@ public protocol ServiceRuntime: Sendable {
     /// Prepares a user's space (namespace, service account, storage…). Idempotent.
     func provision(_ user: RuntimeUser) async throws
 
+    /// Takes a user's space away, with everything running in it. The files stay. Idempotent.
+    func deprovision(_ user: RuntimeUser) async throws
+
     /// Nil when the runtime can run the workload, else the reason it cannot.
     func unsupportedReason(_ spec: WorkloadSpec) -> String?
 
-    /// Starts the workload and returns once it is running or has failed.
+    /// Deploys the workload (or updates it to this spec) and returns once it
+    /// is running or has failed. A stopped workload runs again.
     func start(_ spec: WorkloadSpec, readinessTimeout: Duration) async throws -> WorkloadStatus
 
-    /// Stops the workload; stopping one that is not running is not an error.
-    func stop(id: String) async throws
+    /// Stops the workload but keeps it, so that `resume` can start it again. Idempotent.
+    func stop(_ ref: WorkloadRef) async throws
 
-    func status(id: String) async -> WorkloadStatus?
+    /// Starts a stopped workload again, as it was.
+    func resume(_ ref: WorkloadRef, readinessTimeout: Duration) async throws -> WorkloadStatus
+
+    /// Stops the workload and removes every trace of it. Removing what is gone is not an error.
+    func remove(_ ref: WorkloadRef) async throws
+
+    /// Nil when the runtime does not know the workload.
+    func status(_ ref: WorkloadRef) async throws -> WorkloadStatus?
+
+    /// The workloads the runtime holds in a namespace.
+    func workloads(in namespace: String) async throws -> [WorkloadRef]
+
+    /// The workload's output; with `follow`, lines keep coming until the caller stops reading.
+    func logs(_ ref: WorkloadRef, follow: Bool, tailLines: Int?) async throws -> AsyncThrowingStream<String, Error>
+
+    /// Nil when the runtime can do its work, else what stops it (for `/readyz`).
+    func readinessProblem() async -> String?
 
     /// Stops everything this runtime started (graceful shutdown of the launcher).
     func shutdown() async

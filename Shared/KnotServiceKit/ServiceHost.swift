@@ -66,7 +66,7 @@ public struct ServiceHost: Sendable {
     }
 
     /// A router with Knot's middleware chain and the operational endpoints.
-    public func makeRouter(extraReadiness: [(String, @Sendable () async -> Bool)] = []) -> Router<KnotRequestContext> {
+    public func makeRouter(extraReadiness: [(String, ReadinessCheck)] = []) -> Router<KnotRequestContext> {
         let router = Router(context: KnotRequestContext.self)
         router.add(middleware: TraceMiddleware())
         router.add(middleware: MetricsMiddleware())
@@ -97,7 +97,7 @@ public struct ServiceHost: Sendable {
     }
 
     public func addOperationalRoutes<Context: RequestContext>(
-        to router: Router<Context>, extraReadiness: [(String, @Sendable () async -> Bool)] = []
+        to router: Router<Context>, extraReadiness: [(String, ReadinessCheck)] = []
     ) {
         let database = self.database
         let readiness = self.readiness
@@ -108,7 +108,7 @@ public struct ServiceHost: Sendable {
             checks["migrations"] = await readiness.isMigrated ? "ok" : "pending"
             checks["database"] = await database.isReachable() ? "ok" : "unreachable"
             for (name, check) in extraReadiness {
-                checks[name] = await check() ? "ok" : "failing"
+                checks[name] = await check() ?? "ok"
             }
             let ready = checks.values.allSatisfy { $0 == "ok" }
             checks["status"] = ready ? "ready" : "not ready"
@@ -144,6 +144,9 @@ public struct ServiceHost: Sendable {
             address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "knot-\(settings.serviceName)")
     }
 }
+
+/// One more thing `/readyz` checks: nil when fine, else what is wrong, in words.
+public typealias ReadinessCheck = @Sendable () async -> String?
 
 /// What `/readyz` reports beyond the database: whether this replica finished start-up.
 public actor Readiness {

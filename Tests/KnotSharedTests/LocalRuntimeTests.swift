@@ -27,10 +27,26 @@ final class LocalRuntimeTests: XCTestCase {
         let upstream = try XCTUnwrap(status.upstream)
         let (data, _) = try await URLSession.shared.data(from: URL(string: upstream + "/index.txt")!)
         XCTAssertEqual(String(decoding: data, as: UTF8.self), "served")
-        try await runtime.stop(id: "svc1")
-        let stopped = await runtime.status(id: "svc1")
-        XCTAssertNil(stopped)
+        let ref = WorkloadRef(id: "svc1", namespace: user.namespace)
+        try await runtime.stop(ref)
+        let stopped = try await runtime.status(ref)
+        XCTAssertEqual(stopped?.phase, .stopped)
         XCTAssertFalse(LocalRuntime.acceptsConnections(port: Int(URL(string: upstream)!.port!)))
+        let workloads = try await runtime.workloads(in: user.namespace)
+        XCTAssertEqual(workloads, [ref])
+
+        let resumed = try await runtime.resume(ref, readinessTimeout: .seconds(20))
+        XCTAssertEqual(resumed.phase, .running, resumed.message)
+        _ = try await URLSession.shared.data(from: URL(string: resumed.upstream! + "/index.txt")!)
+        var logLines: [String] = []
+        for try await line in try await runtime.logs(ref, follow: false, tailLines: nil) { logLines.append(line) }
+        XCTAssertTrue(logLines.contains { $0.contains("GET /index.txt") }, "\(logLines)")
+
+        try await runtime.remove(ref)
+        let removed = try await runtime.status(ref)
+        XCTAssertNil(removed)
+        XCTAssertFalse(LocalRuntime.acceptsConnections(port: Int(URL(string: resumed.upstream!)!.port!)))
+        try await runtime.remove(ref)
     }
 
     func testAProgramThatExitsOrIsMissingFailsWithAReason() async throws {
