@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "KnotSharedTests",
             dependencies: [
-                "KnotConfig", "KnotAuth", "KnotDatabase", "KnotRuntime", "KnotServiceKit",
+                "KnotConfig", "KnotAuth", "KnotDatabase", "KnotKubernetes", "KnotRuntime", "KnotServiceKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/KnotSharedTests"

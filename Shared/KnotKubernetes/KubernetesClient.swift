@@ -55,7 +55,8 @@ public struct KubernetesClient: Sendable {
     /// Checks that the server answers and accepts Knot's credentials (for `/readyz`).
     /// `/api` needs an authenticated caller, unlike `/version` or `/healthz`.
     public func checkAccess() async throws {
-        _ = try await transport.perform(APIRequest(method: .GET, path: "/api"), impersonate: nil, timeout: .seconds(5))
+        // One quick attempt: a probe must answer within its own deadline, not after every retry.
+        _ = try await transport.perform(APIRequest(method: .GET, path: "/api"), impersonate: nil, timeout: .seconds(3), retry: .once)
     }
 
     public struct ServerVersion: Decodable, Sendable {

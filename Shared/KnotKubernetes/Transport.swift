@@ -22,7 +22,8 @@ public struct RetryPolicy: Sendable {
     }
 
     public static let standard = RetryPolicy()
-    public static let none = RetryPolicy(maxAttempts: 1)
+    /// A single attempt (named so that it never reads as `Optional.none`).
+    public static let once = RetryPolicy(maxAttempts: 1)
 
     /// Exponential, with jitter so that many clients do not come back in step.
     func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
@@ -153,7 +154,8 @@ final class Transport: Sendable {
 
     /// Sends a request and reads the whole answer, retrying what may be retried.
     /// A 4xx or a final 5xx is thrown as `KubernetesAPIError`.
-    func perform(_ api: APIRequest, impersonate: String?, timeout: Duration? = nil) async throws -> [UInt8] {
+    func perform(_ api: APIRequest, impersonate: String?, timeout: Duration? = nil, retry: RetryPolicy? = nil) async throws -> [UInt8] {
+        let retry = retry ?? self.retry
         var attempt = 0
         var reloadedToken = false
         while true {
