@@ -22,6 +22,10 @@ ensure_packages() {
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
     command -v certutil >/dev/null || missing+=(libnss3-tools)
   fi
+  if [ "${KNOT_NEED_KUBECTL:-}" = 1 ]; then
+    # Debian ships kubectl as kubernetes-client; some images carry a newer kubectl already.
+    command -v kubectl >/dev/null || missing+=(kubernetes-client)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq

@@ -1,0 +1,96 @@
+import Foundation
+import KnotKubernetes
+import Logging
+import XCTest
+
+/// Starts the test-only Kubernetes API double (Tests/KubeAPIDouble, Python)
+/// in a temporary folder and talks to its control endpoints. No cluster can
+/// run on the test machines; the double keeps the API's semantics.
+final class KubeDouble: @unchecked Sendable {
+    let directory: String
+    let server: String
+    private let process: Process
+
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    init(readyDelay: Double = 0.2) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("knot-double-\(UUID().uuidString)").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", Self.repositoryRoot + "/Tests/KubeAPIDouble/kube_double.py", "--dir", directory, "--quiet",
+            "--ready-delay", "\(readyDelay)", "--bookmark-interval", "1",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        // The double prints one line when it listens: "READY https://127.0.0.1:PORT".
+        var line = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("READY ") else {
+            process.terminate()
+            throw RuntimeFailure("the Kubernetes API double did not start: \(text)")
+        }
+        server = String(text.dropFirst("READY ".count))
+    }
+
+    struct RuntimeFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func configuration(_ file: String = "kubeconfig") throws -> KubernetesConfiguration {
+        try KubernetesConfiguration.kubeconfig(paths: ["\(directory)/\(file)"])
+    }
+
+    func client(retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(20))) throws -> KubernetesClient {
+        try KubernetesClient(configuration: configuration(), retry: retry, logger: Logger(label: "double"))
+    }
+
+    /// POSTs to a control endpoint with curl (a real client, outside the code under test).
+    @discardableResult
+    func control(_ path: String, _ json: String = "{}") throws -> String {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = [
+            "curl", "-sS", "--fail-with-body", "--cacert", "\(directory)/ca.crt", "-H", "Authorization: Bearer knot-test-token",
+            "-H", "Content-Type: application/json", "-X", "POST", "--data", json, server + path,
+        ]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        guard curl.terminationStatus == 0 else {
+            throw RuntimeFailure("control \(path) failed: \(String(decoding: data, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func stats() throws -> [String: Any] {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sS", "--cacert", "\(directory)/ca.crt", "-H", "Authorization: Bearer knot-test-token", server + "/_double/stats"]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+}
