@@ -160,6 +160,13 @@ let package = Package(
         ),
 
         // MARK: Tests
+
+        // Benchmarks run by scripts/bench; never shipped.
+        .executableTarget(
+            name: "KnotKubeBench",
+            dependencies: ["KnotKubernetes", "KnotRuntime", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Benchmarks/KubeBench"
+        ),
         .testTarget(
             name: "KnotSharedTests",
             dependencies: [

@@ -83,6 +83,13 @@ public struct KubernetesRuntime: ServiceRuntime {
     // MARK: Services
 
     public func start(_ spec: WorkloadSpec, readinessTimeout: Duration) async throws -> WorkloadStatus {
+        try await deploy(spec)
+        return try await waitUntilSettled(spec.ref, timeout: readinessTimeout)
+    }
+
+    /// Applies the service's objects without waiting for them to run; returns how many were applied.
+    @discardableResult
+    public func deploy(_ spec: WorkloadSpec) async throws -> Int {
         let prepared: WorkloadManifests
         do {
             prepared = try WorkloadManifests.prepare(spec.manifests ?? "", spec: spec, settings: settings)
@@ -137,7 +144,7 @@ public struct KubernetesRuntime: ServiceRuntime {
         try await writeInventory(Inventory(objects: prepared.objects, exposure: prepared.exposure), spec: spec)
         try await restoreReplicas(applied, namespace: spec.owner.namespace)
         logger.info("service applied", metadata: ["service": "\(spec.name)", "namespace": "\(spec.owner.namespace)", "objects": "\(applied.count)"])
-        return try await waitUntilSettled(spec.ref, timeout: readinessTimeout)
+        return applied.count
     }
 
     static func explain(_ error: KubernetesAPIError, object: UnstructuredObject) -> String {
