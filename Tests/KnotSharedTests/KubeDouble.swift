@@ -48,9 +48,13 @@ final class KubeDouble: @unchecked Sendable {
         init(_ description: String) { self.description = description }
     }
 
+    /// SIGTERM, then SIGKILL if it has not gone within 5 s. (Foundation's
+    /// `waitUntilExit` spins a run loop, which an async test must not do.)
     func stop() {
         process.terminate()
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -9,19 +9,29 @@ import XCTest
 /// HTTPS with the double's own CA.
 final class KubernetesIntegrationTests: XCTestCase {
     var double: KubeDouble!
+    /// Every client a test makes is shut down after it, however the test ended.
+    var clients: [KubernetesClient] = []
 
     override func setUp() async throws {
         double = try KubeDouble()
     }
 
     override func tearDown() async throws {
+        for client in clients { try? await client.shutdown() }
+        clients = []
         double?.stop()
+    }
+
+    func client(_ configuration: KubernetesConfiguration? = nil, retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(20))) throws -> KubernetesClient {
+        let client = try KubernetesClient(configuration: configuration ?? double.configuration(), retry: retry, logger: Logger(label: "double"))
+        clients.append(client)
+        return client
     }
 
     func runtime(_ settings: KubernetesRuntimeSettings = KubernetesRuntimeSettings()) throws -> KubernetesRuntime {
         var settings = settings
         settings.pollInterval = .milliseconds(100)
-        return KubernetesRuntime(client: try double.client(), settings: settings, logger: Logger(label: "runtime"))
+        return KubernetesRuntime(client: try client(), settings: settings, logger: Logger(label: "runtime"))
     }
 
     let ada = RuntimeUser(username: "ada", namespace: "knot-ada", privateDirectory: "/f/private/ada", sharedDirectory: "/f/shared")
@@ -29,7 +39,7 @@ final class KubernetesIntegrationTests: XCTestCase {
     // MARK: Client
 
     func testObjectsRoundTripWithTheAPIsSemantics() async throws {
-        let kube = try double.client()
+        let kube = try client()
         _ = try await kube.apply(Namespace(metadata: ObjectMeta(name: "t1")))
         let created = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "one", namespace: "t1", labels: ["set": "a"]), data: ["k": "v"]))
         XCTAssertNotNil(created.metadata.uid)
@@ -79,21 +89,18 @@ final class KubernetesIntegrationTests: XCTestCase {
         try await kube.delete(ConfigMap.self, "one", namespace: "t1")
         let gone = try await kube.getIfPresent(ConfigMap.self, "one", namespace: "t1")
         XCTAssertNil(gone)
-        try await kube.shutdown()
     }
 
     func testEveryKubeconfigFormWorksAndBadCredentialsAreClear() async throws {
         for file in ["kubeconfig", "kubeconfig-cert", "kubeconfig-files"] {
-            let kube = try KubernetesClient(configuration: try double.configuration(file))
+            let kube = try client(try double.configuration(file))
             try await kube.checkAccess()
-            try await kube.shutdown()
         }
         var wrong = try double.configuration()
         wrong.credentials = .token("not-a-token")
-        let runtime = KubernetesRuntime(client: try KubernetesClient(configuration: wrong), settings: KubernetesRuntimeSettings(), logger: Logger(label: "t"))
+        let runtime = KubernetesRuntime(client: try client(wrong), settings: KubernetesRuntimeSettings(), logger: Logger(label: "t"))
         let problem = await runtime.readinessProblem()
         XCTAssertTrue(problem?.contains("rejected Knot's credentials") ?? false, problem ?? "no problem reported")
-        await runtime.shutdown()
 
         // An expired token, read from a token file as in a pod.
         let tokenFile = double.directory + "/my-token"
@@ -101,7 +108,7 @@ final class KubernetesIntegrationTests: XCTestCase {
         try "expired-token\n".write(toFile: double.directory + "/expired-tokens", atomically: true, encoding: .utf8)
         var fromFile = try double.configuration()
         fromFile.credentials = .tokenFile(tokenFile)
-        let expired = KubernetesRuntime(client: try KubernetesClient(configuration: fromFile), settings: KubernetesRuntimeSettings(), logger: Logger(label: "t"))
+        let expired = KubernetesRuntime(client: try client(fromFile), settings: KubernetesRuntimeSettings(), logger: Logger(label: "t"))
         let expiredProblem = await expired.readinessProblem()
         XCTAssertTrue(expiredProblem?.contains("rejected") ?? false, expiredProblem ?? "no problem reported")
         // The token is rotated under the running process: the next call uses the new one.
@@ -109,22 +116,20 @@ final class KubernetesIntegrationTests: XCTestCase {
         try "rotated-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let rotatedProblem = await expired.readinessProblem()
         XCTAssertNil(rotatedProblem)
-        await expired.shutdown()
 
         var badCA = try double.configuration()
         badCA.certificateAuthorityPEM = nil
-        let untrusted = try KubernetesClient(configuration: badCA, retry: .once)
+        let untrusted = try client(badCA, retry: .once)
         do {
             try await untrusted.checkAccess()
             XCTFail("a server whose CA is not trusted must be refused")
         } catch let error as KubernetesTransportError {
             XCTAssertTrue(error.description.contains("cannot reach"), error.description)
         }
-        try await untrusted.shutdown()
     }
 
     func testRetriesThroughThrottlingAndDroppedConnections() async throws {
-        let kube = try double.client()
+        let kube = try client()
         _ = try await kube.apply(Namespace(metadata: ObjectMeta(name: "flaky")))
         try double.control("/_double/faults", #"{"status": 429, "count": 2, "retryAfter": 1, "pathPrefix": "/api/v1/namespaces/flaky"}"#)
         let started = ContinuousClock.now
@@ -141,25 +146,24 @@ final class KubernetesIntegrationTests: XCTestCase {
         } catch let error as KubernetesAPIError {
             XCTAssertEqual(error.code, 500)
         }
-        try await kube.shutdown()
     }
 
     func testWatchSeesChangesAndSurvivesCompaction() async throws {
-        let kube = try double.client()
+        let kube = try client()
         _ = try await kube.apply(Namespace(metadata: ObjectMeta(name: "watched")))
-        _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "before", namespace: "watched")))
+        _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "before", namespace: "watched", labels: ["w": "1"])))
         let double = self.double!
         let writer = Task {
             try await Task.sleep(for: .milliseconds(500))
-            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "during", namespace: "watched")))
+            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "during", namespace: "watched", labels: ["w": "1"])))
             try await Task.sleep(for: .milliseconds(300))
             try double.control("/_double/compact")
             try await Task.sleep(for: .milliseconds(300))
-            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "after", namespace: "watched")))
+            _ = try await kube.create(ConfigMap(metadata: ObjectMeta(name: "after", namespace: "watched", labels: ["w": "1"])))
         }
         var log: [String] = []
         let deadline = ContinuousClock.now + .seconds(20)
-        for try await event in kube.watch(ConfigMap.self, namespace: "watched") {
+        for try await event in kube.watch(ConfigMap.self, namespace: "watched", labelSelector: "w=1") {
             switch event {
             case .listed(let items, _): log.append("listed:" + items.map(\.name).sorted().joined(separator: ","))
             case .added(let map): log.append("added:\(map.name)")
@@ -174,7 +178,6 @@ final class KubernetesIntegrationTests: XCTestCase {
         XCTAssertTrue(log.contains("added:during"), "\(log)")
         XCTAssertTrue(log.contains("listed:before,during"), "after compaction the client listed again: \(log)")
         XCTAssertTrue(log.contains { $0.hasSuffix(":after") }, "and then went on watching: \(log)")
-        try await kube.shutdown()
     }
 
     // MARK: Runtime
@@ -196,7 +199,6 @@ final class KubernetesIntegrationTests: XCTestCase {
         try await waitUntil("the namespace is gone") { try await runtime.client.getIfPresent(Namespace.self, "knot-ada") == nil }
         let volume = try await runtime.client.getIfPresent(PersistentVolume.self, "knot-ada-private")
         XCTAssertNil(volume)
-        await runtime.shutdown()
     }
 
     static let webTemplate = """
@@ -283,7 +285,6 @@ final class KubernetesIntegrationTests: XCTestCase {
         XCTAssertNil(service)
         let left = try await runtime.workloads(in: "knot-ada")
         XCTAssertEqual(left, [])
-        await runtime.shutdown()
     }
 
     func deployment(image: String, annotation: String? = nil, replicas: Int = 1) -> String {
@@ -341,7 +342,6 @@ final class KubernetesIntegrationTests: XCTestCase {
         XCTAssertNil(fine, "nothing of a refused template is applied")
         let inventories = try await runtime.workloads(in: "knot-ada")
         XCTAssertEqual(inventories, [])
-        await runtime.shutdown()
     }
 
     func testImpersonationKeepsAUserInsideTheirNamespace() async throws {
@@ -357,7 +357,6 @@ final class KubernetesIntegrationTests: XCTestCase {
         } catch let error as KubernetesAPIError {
             XCTAssertEqual(error.reason, .forbidden)
         }
-        await runtime.shutdown()
     }
 
     func testFollowedLogsKeepComing() async throws {
@@ -373,7 +372,6 @@ final class KubernetesIntegrationTests: XCTestCase {
             if lines.filter({ $0.contains("tick") }).count >= 2 || ContinuousClock.now - started > .seconds(15) { break }
         }
         XCTAssertGreaterThanOrEqual(lines.filter { $0.contains("tick") }.count, 2, "\(lines)")
-        await runtime.shutdown()
     }
 
     func waitUntil(_ what: String, timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {

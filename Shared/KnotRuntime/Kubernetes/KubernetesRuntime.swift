@@ -36,7 +36,11 @@ public struct KubernetesRuntime: ServiceRuntime {
 
     public func deprovision(_ user: RuntimeUser) async throws {
         let space = UserSpace(settings: settings, user: user)
-        try await client.deleteIfPresent(.namespace, user.namespace, propagation: .background)
+        do {
+            try await client.deleteIfPresent(.namespace, user.namespace, propagation: .background)
+        } catch let error as KubernetesAPIError where error.isConflict {
+            // Already being deleted: Kubernetes is removing its contents.
+        }
         // The volumes are kept by policy (Retain): the files belong to the files service.
         for volume in [space.privateVolumeName, space.sharedVolumeName] {
             try await client.deleteIfPresent(.persistentVolume, volume)
