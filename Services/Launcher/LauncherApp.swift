@@ -116,8 +116,15 @@ struct LauncherApp: Sendable {
         return record
     }
 
+    /// The owner as the runtime sees them: on Kubernetes the file domains are
+    /// volumes mounted at fixed paths in every container, not host folders.
     func owner(_ username: String) -> RuntimeUser {
-        RuntimeUser(
+        if let kubernetes = runtime as? KubernetesRuntime {
+            return RuntimeUser(
+                username: username, namespace: UserRecord.namespace(for: username),
+                privateDirectory: kubernetes.settings.mountPaths.private[0], sharedDirectory: kubernetes.settings.mountPaths.shared[0])
+        }
+        return RuntimeUser(
             username: username, namespace: UserRecord.namespace(for: username),
             privateDirectory: host.settings.privateDirectory(of: username), sharedDirectory: host.settings.sharedDirectory)
     }

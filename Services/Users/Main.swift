@@ -1,4 +1,3 @@
-import Foundation
 import KnotRuntime
 import KnotServiceKit
 
@@ -6,16 +5,9 @@ import KnotServiceKit
 struct UsersMain {
     static func main() async throws {
         let host = try await ServiceHost.bootstrap(service: "users")
-        let runtime: any ServiceRuntime
-        do {
-            runtime = try RuntimeChoice.make(
-                environment: ProcessInfo.processInfo.environment, dataDirectory: host.settings.dataDirectory,
-                filesRoot: host.settings.filesRoot, logger: host.logger)
-        } catch {
-            host.logger.critical("cannot start: \(error)")
-            FileHandle.standardError.write(Data("knot-\(host.settings.serviceName): \(error)\n".utf8))
-            exit(2)
-        }
+        let runtime = RuntimeChoice.makeOrExit(
+            program: "knot-\(host.settings.serviceName)", dataDirectory: host.settings.dataDirectory,
+            filesRoot: host.settings.filesRoot, logger: host.logger)
         let app = UsersApp(host: host, runtime: runtime)
         try await host.run(app.makeApplication(), background: [host.migrationService(UsersSchema.migrations)])
     }

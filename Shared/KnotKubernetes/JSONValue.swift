@@ -169,7 +169,12 @@ extension JSONValue {
         } catch let error as ManifestError {
             throw error
         } catch {
-            throw ManifestError("not valid YAML: \(error)")
+            // Yams's description echoes the offending lines, which could hold a
+            // secret (a token in a kubeconfig): keep only where and what.
+            let lines = "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            var summary = lines.prefix(2).joined(separator: " ")
+            if summary.hasSuffix(":") { summary.removeLast() }
+            throw ManifestError("not valid YAML: \(summary)")
         }
         return result
     }

@@ -22,4 +22,18 @@ public enum RuntimeChoice {
             throw KubernetesConfigError("KNOT_RUNTIME must be local or kubernetes, not \"\(other)\"")
         }
     }
+
+    /// For a service's `main`: the runtime, or one line on standard error and exit status 2.
+    public static func makeOrExit(
+        program: String, environment: [String: String] = ProcessInfo.processInfo.environment, dataDirectory: String,
+        filesRoot: String, logger: Logger
+    ) -> any ServiceRuntime {
+        do {
+            return try make(environment: environment, dataDirectory: dataDirectory, filesRoot: filesRoot, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            exit(2)
+        }
+    }
 }

@@ -277,6 +277,9 @@ final class ManifestAndConfigurationTests: XCTestCase {
         }
         XCTAssertTrue(problem(nil, file: "absent").contains("no such file"))
         XCTAssertTrue(problem("clusters: [unclosed").contains("not valid YAML"))
+        let leaky = problem("users: [{name: u, user: {token: secret-abc}}]\nclusters: [unclosed")
+        XCTAssertFalse(leaky.contains("secret-abc"), "the file's content is not echoed: \(leaky)")
+        XCTAssertFalse(leaky.contains("\n"), "one line: \(leaky)")
         XCTAssertTrue(problem("- just\n- a list").contains("not a kubeconfig"))
         XCTAssertTrue(problem("").contains("empty"))
         let base = "clusters:\n- name: c\n  cluster: {server: https://k:6443}\nusers:\n- name: u\n  user: {token: t}\n"

@@ -686,7 +686,7 @@ def test_resource_quota(kd, s):
     post(kd, s, APPS + "/namespaces/%s/deployments" % ns, deployment("web", replicas=3))
     ev = wait_for(lambda: events(kd, s, ns, reason="FailedCreate"), message="FailedCreate")[0]
     assert ev["type"] == "Warning" and ev["involvedObject"]["kind"] == "ReplicaSet"
-    assert re.match(r'^Error creating: pods "web-\w{10}-\w{5}" is forbidden: exceeded quota: q, requested: pods=1, '
+    assert re.match(r'^Error creating: pods "web-\w{10}-" is forbidden: exceeded quota: q, requested: pods=1, '
                     r'used: pods=2, limited: pods=2$', ev["message"]), ev["message"]
     dep = wait_for(lambda: (lambda d: d if any(c["type"] == "ReplicaFailure" for c in d.get("status", {}).get(
         "conditions", [])) else None)(get(kd, s, APPS + "/namespaces/%s/deployments/web" % ns)), message="failure")
