@@ -132,10 +132,7 @@ public struct KubernetesClient: Sendable {
     public func mergePatch<T: KubernetesObject>(
         _ type: T.Type, _ name: String, namespace: String? = nil, patch: JSONValue
     ) async throws -> T {
-        let request = APIRequest(
-            method: .PATCH, path: T.resource.path(namespace: namespace, name: name), query: [("fieldManager", fieldManager)],
-            body: Array(try patch.jsonData()), contentType: "application/merge-patch+json")
-        return try decode(T.self, try await perform(request))
+        try await mergePatch(T.resource, name, namespace: namespace, patch: patch).decode(as: T.self)
     }
 
     public func delete<T: KubernetesObject>(

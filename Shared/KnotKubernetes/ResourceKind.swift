@@ -27,18 +27,13 @@ public struct ResourceKind: Sendable, Hashable, CustomStringConvertible {
     /// so that no name can step into another path.
     public func path(namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
         var path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        if namespaced, let namespace { path += "/namespaces/\(Self.segment(namespace))" }
+        if namespaced, let namespace { path += "/namespaces/\(namespace.percentEncodedComponent)" }
         path += "/\(plural)"
-        if let name { path += "/\(Self.segment(name))" }
+        if let name { path += "/\(name.percentEncodedComponent)" }
         if let subresource { path += "/\(subresource)" }
         return path
     }
 
-    static func segment(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
 
     /// Splits "apps/v1" into ("apps", "v1") and "v1" into ("", "v1").
     public static func groupVersion(of apiVersion: String) -> (group: String, version: String) {
@@ -77,4 +72,13 @@ extension ResourceKind {
         .persistentVolumeClaim, .pod, .service, .event, .role, .roleBinding, .networkPolicy, .ingress,
         .deployment, .statefulSet, .replicaSet, .job,
     ]
+}
+
+extension String {
+    /// Everything but RFC 3986's unreserved characters encoded: safe as one path segment or query value.
+    var percentEncodedComponent: String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return addingPercentEncoding(withAllowedCharacters: allowed) ?? self
+    }
 }

@@ -47,11 +47,7 @@ struct APIRequest: Sendable {
 
     func url(base: String) -> String {
         guard !query.isEmpty else { return base + path }
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let encoded = query.map { key, value in
-            "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-        }
+        let encoded = query.map { key, value in "\(key)=\(value.percentEncodedComponent)" }
         return base + path + "?" + encoded.joined(separator: "&")
     }
 }
@@ -187,7 +183,7 @@ final class Transport: Sendable {
                 continue
             }
             if RetryPolicy.isRetryable(status: code), !last {
-                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+                let retryAfter = Self.retryAfter(response.headers)
                 let delay = retry.delay(afterAttempt: attempt, retryAfter: retryAfter)
                 logger.debug("Kubernetes API asked to retry", metadata: ["status": "\(code)", "in": "\(delay)"])
                 try await Task.sleep(for: delay)
@@ -221,7 +217,7 @@ final class Transport: Sendable {
             if code < 400 { return response }
             let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
             if RetryPolicy.isRetryable(status: code), !last {
-                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+                let retryAfter = Self.retryAfter(response.headers)
                 try await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: retryAfter))
                 continue
             }
@@ -229,15 +225,16 @@ final class Transport: Sendable {
         }
     }
 
+    /// `Retry-After` in seconds (the API server never sends the date form).
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+    }
+
+    /// The `Status` the server sent, or its text when it sent something else (a proxy's error page).
     static func apiError(code: Int, body: ByteBuffer) -> KubernetesAPIError {
-        let status = try? JSONDecoder().decode(APIStatus.self, from: Data(body.readableBytesView))
-        if var status, status.message == nil, body.readableBytes > 0 {
-            status.message = String(buffer: body).prefix(300).trimmingCharacters(in: .whitespacesAndNewlines)
-            return KubernetesAPIError(code: code, status: status)
-        }
+        var status = try? JSONDecoder().decode(APIStatus.self, from: Data(body.readableBytesView))
         if status == nil, body.readableBytes > 0 {
-            let text = String(buffer: body).prefix(300).trimmingCharacters(in: .whitespacesAndNewlines)
-            return KubernetesAPIError(code: code, status: APIStatus(message: text))
+            status = APIStatus(message: String(buffer: body).prefix(300).trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return KubernetesAPIError(code: code, status: status)
     }

@@ -66,35 +66,26 @@ final class KubeDouble: @unchecked Sendable {
         try KubernetesClient(configuration: configuration(), retry: retry, logger: Logger(label: "double"))
     }
 
-    /// POSTs to a control endpoint with curl (a real client, outside the code under test).
-    @discardableResult
-    func control(_ path: String, _ json: String = "{}") throws -> String {
+    /// Runs curl against the double (a real client, outside the code under test).
+    private func curl(_ arguments: [String]) throws -> (status: Int32, output: Data) {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = [
-            "curl", "-sS", "--fail-with-body", "--cacert", "\(directory)/ca.crt", "-H", "Authorization: Bearer knot-test-token",
-            "-H", "Content-Type: application/json", "-X", "POST", "--data", json, server + path,
-        ]
+        curl.arguments = ["curl", "-sS", "--cacert", "\(directory)/ca.crt", "-H", "Authorization: Bearer knot-test-token"] + arguments
         let output = Pipe()
         curl.standardOutput = output
         try curl.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         curl.waitUntilExit()
-        guard curl.terminationStatus == 0 else {
+        return (curl.terminationStatus, data)
+    }
+
+    /// POSTs to a control endpoint.
+    @discardableResult
+    func control(_ path: String, _ json: String = "{}") throws -> String {
+        let (status, data) = try curl(["--fail-with-body", "-H", "Content-Type: application/json", "-X", "POST", "--data", json, server + path])
+        guard status == 0 else {
             throw RuntimeFailure("control \(path) failed: \(String(decoding: data, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
-    }
-
-    func stats() throws -> [String: Any] {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sS", "--cacert", "\(directory)/ca.crt", "-H", "Authorization: Bearer knot-test-token", server + "/_double/stats"]
-        let output = Pipe()
-        curl.standardOutput = output
-        try curl.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 }

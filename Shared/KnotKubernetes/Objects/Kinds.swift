@@ -326,43 +326,39 @@ public struct WorkloadStatusFields: Codable, Sendable, Equatable {
     public var conditions: [Condition]?
 }
 
-public struct Deployment: KubernetesObject, Equatable {
+/// The spec fields the replicated workloads share (`serviceName` is a StatefulSet's).
+public struct ReplicatedSpec: Codable, Sendable, Equatable {
+    public var replicas: Int?
+    public var serviceName: String?
+    public var selector: LabelSelector?
+    public var template: PodTemplate?
+}
+
+/// A workload that runs a number of identical pods: read the same way whatever its kind.
+public protocol ReplicatedWorkload: KubernetesObject {
+    var spec: ReplicatedSpec? { get }
+    var status: WorkloadStatusFields? { get }
+}
+
+public struct Deployment: ReplicatedWorkload, Equatable {
     public static let resource = ResourceKind.deployment
     public var metadata: ObjectMeta
-    public var spec: Spec?
+    public var spec: ReplicatedSpec?
     public var status: WorkloadStatusFields?
-
-    public struct Spec: Codable, Sendable, Equatable {
-        public var replicas: Int?
-        public var selector: LabelSelector?
-        public var template: PodTemplate?
-    }
 }
 
-public struct StatefulSet: KubernetesObject, Equatable {
+public struct StatefulSet: ReplicatedWorkload, Equatable {
     public static let resource = ResourceKind.statefulSet
     public var metadata: ObjectMeta
-    public var spec: Spec?
+    public var spec: ReplicatedSpec?
     public var status: WorkloadStatusFields?
-
-    public struct Spec: Codable, Sendable, Equatable {
-        public var replicas: Int?
-        public var serviceName: String?
-        public var selector: LabelSelector?
-        public var template: PodTemplate?
-    }
 }
 
-public struct ReplicaSet: KubernetesObject, Equatable {
+public struct ReplicaSet: ReplicatedWorkload, Equatable {
     public static let resource = ResourceKind.replicaSet
     public var metadata: ObjectMeta
-    public var spec: Spec?
+    public var spec: ReplicatedSpec?
     public var status: WorkloadStatusFields?
-
-    public struct Spec: Codable, Sendable, Equatable {
-        public var replicas: Int?
-        public var selector: LabelSelector?
-    }
 }
 
 public struct Job: KubernetesObject, Equatable {

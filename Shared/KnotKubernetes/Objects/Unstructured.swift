@@ -17,7 +17,6 @@ public struct UnstructuredObject: Sendable, Equatable {
             throw ManifestError("the \(kind)'s metadata is not a mapping")
         }
         self.raw = raw
-        _ = apiVersion
     }
 
     public var apiVersion: String { raw["apiVersion"]?.stringValue ?? "" }

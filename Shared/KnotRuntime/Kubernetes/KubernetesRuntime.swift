@@ -202,7 +202,7 @@ public struct KubernetesRuntime: ServiceRuntime {
                 let patch: JSONValue = [
                     "metadata": ["annotations": [KnotLabels.stoppedReplicas: .string("\(replicas)")]], "spec": ["replicas": 0],
                 ]
-                _ = try await mergePatch(resource, name, namespace: ref.namespace, patch: patch, client: user)
+                _ = try await user.mergePatch(resource, name, namespace: ref.namespace, patch: patch)
             } else if object.kind == "Pod" || object.kind == "Job" {
                 // Nothing to scale: they go, and resume creates them again from the inventory.
                 try await user.deleteIfPresent(resource, name, namespace: ref.namespace, propagation: .background)
@@ -231,14 +231,8 @@ public struct KubernetesRuntime: ServiceRuntime {
             let resource = try await client.resource(apiVersion: object.apiVersion, kind: object.kind)
             let replicas = Int64(saved) ?? 1
             let patch: JSONValue = ["metadata": ["annotations": [KnotLabels.stoppedReplicas: .null]], "spec": ["replicas": .int(replicas)]]
-            _ = try await mergePatch(resource, name, namespace: namespace, patch: patch, client: userClient(namespace))
+            _ = try await userClient(namespace).mergePatch(resource, name, namespace: namespace, patch: patch)
         }
-    }
-
-    func mergePatch(
-        _ resource: ResourceKind, _ name: String, namespace: String, patch: JSONValue, client: KubernetesClient
-    ) async throws -> UnstructuredObject {
-        try await client.mergePatch(resource, name, namespace: namespace, patch: patch)
     }
 
     public func remove(_ ref: WorkloadRef) async throws {
@@ -260,14 +254,13 @@ public struct KubernetesRuntime: ServiceRuntime {
     public func status(_ ref: WorkloadRef) async throws -> WorkloadStatus? {
         guard let inventory = try await readInventory(ref) else { return nil }
         let user = userClient(ref.namespace)
-        var deployments: [Deployment] = []
-        var statefulSets: [StatefulSet] = []
+        var replicated: [any ReplicatedWorkload] = []
         var jobs: [Job] = []
         for object in inventory.objects {
             guard let name = object.name else { continue }
             switch object.kind {
-            case "Deployment": if let live = try await user.getIfPresent(Deployment.self, name, namespace: ref.namespace) { deployments.append(live) }
-            case "StatefulSet": if let live = try await user.getIfPresent(StatefulSet.self, name, namespace: ref.namespace) { statefulSets.append(live) }
+            case "Deployment": if let live = try await user.getIfPresent(Deployment.self, name, namespace: ref.namespace) { replicated.append(live) }
+            case "StatefulSet": if let live = try await user.getIfPresent(StatefulSet.self, name, namespace: ref.namespace) { replicated.append(live) }
             case "Job": if let live = try await user.getIfPresent(Job.self, name, namespace: ref.namespace) { jobs.append(live) }
             default: break
             }
@@ -276,12 +269,11 @@ public struct KubernetesRuntime: ServiceRuntime {
         // Events name pods, their ReplicaSets and the workloads; keep those that concern this service.
         var names = Set(pods.map(\.name) + inventory.objects.compactMap(\.name))
         for pod in pods { for owner in pod.metadata.ownerReferences ?? [] { names.insert(owner.name) } }
-        for deployment in deployments { names.insert(deployment.name) }
         let events = try await user.listAll(Event.self, namespace: ref.namespace).items.filter { event in
             let subject = event.involvedObject.name ?? ""
             return names.contains(subject) || names.contains(where: { subject.hasPrefix($0 + "-") })
         }
-        let workloads = WorkloadInspector.workloads(deployments: deployments, statefulSets: statefulSets, jobs: jobs)
+        let workloads = WorkloadInspector.workloads(replicated: replicated, jobs: jobs)
         return WorkloadInspector.summarize(
             workloads: workloads, pods: pods, events: events, upstream: inventory.exposure?.upstream(namespace: ref.namespace))
     }

@@ -27,17 +27,12 @@ public struct WorkloadInspector: Sendable {
         "CreateContainerError", "RunContainerError", "ErrImageNeverPull",
     ]
 
-    public static func workloads(deployments: [Deployment], statefulSets: [StatefulSet], jobs: [Job]) -> [Workload] {
-        deployments.map {
+    public static func workloads(replicated: [any ReplicatedWorkload], jobs: [Job]) -> [Workload] {
+        replicated.map {
             Workload(
-                kind: "Deployment", name: $0.name, desired: $0.spec?.replicas ?? 1, ready: $0.status?.readyReplicas ?? 0,
-                conditions: $0.status?.conditions ?? [])
+                kind: type(of: $0).resource.kind, name: $0.name, desired: $0.spec?.replicas ?? 1,
+                ready: $0.status?.readyReplicas ?? 0, conditions: $0.status?.conditions ?? [])
         }
-            + statefulSets.map {
-                Workload(
-                    kind: "StatefulSet", name: $0.name, desired: $0.spec?.replicas ?? 1, ready: $0.status?.readyReplicas ?? 0,
-                    conditions: $0.status?.conditions ?? [])
-            }
             + jobs.map {
                 let done = ($0.status?.succeeded ?? 0) > 0
                 return Workload(kind: "Job", name: $0.name, desired: 1, ready: done || ($0.status?.active ?? 0) > 0 ? 1 : 0)
@@ -62,10 +57,8 @@ public struct WorkloadInspector: Sendable {
         }
         let details = WorkloadDetails(parts: parts, pods: podStates, events: Array(recent))
 
-        if parts.isEmpty {
-            if podStates.isEmpty {
-                return WorkloadStatus(phase: .running, message: "running (nothing to wait for)", upstream: upstream, details: details)
-            }
+        if parts.isEmpty && podStates.isEmpty {
+            return WorkloadStatus(phase: .running, message: "running (nothing to wait for)", upstream: upstream, details: details)
         }
         let desired = parts.reduce(0) { $0 + $1.desired }
         if desired == 0 {

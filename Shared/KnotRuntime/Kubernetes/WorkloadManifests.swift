@@ -165,13 +165,8 @@ public struct WorkloadManifests: Sendable {
         guard !(podSpec["containers"]?.arrayValue ?? []).isEmpty else {
             throw PolicyError(description: "\(object.reference) has no containers")
         }
-        for container in containers {
-            let security = container["securityContext"]
-            if security?["privileged"]?.boolValue == true || security?["allowPrivilegeEscalation"]?.boolValue == true
-                && security?["privileged"]?.boolValue == true
-            {
-                throw PolicyError(description: "\(object.reference) asks for a privileged container, which services may not use")
-            }
+        for container in containers where container.value(at: ["securityContext", "privileged"])?.boolValue == true {
+            throw PolicyError(description: "\(object.reference) asks for a privileged container, which services may not use")
         }
     }
 
