@@ -92,12 +92,22 @@ struct EdgeMiddleware: RouterMiddleware {
             else {
                 throw KnotError.notFound("no such API area")
             }
-            guard let verdict = try await verdict(request) else {
+            // A script may use a personal API token instead of a session.
+            var verdict = try await verdict(request)
+            if verdict == nil, let token = Self.bearerToken(request) {
+                verdict = try await sessions.verdict(forAPIToken: token)
+                guard verdict != nil else { throw KnotError.unauthorized("the API token is not valid, expired or revoked") }
+            }
+            guard let verdict else {
                 throw KnotError.unauthorized("sign in first: no valid session")
+            }
+            if verdict.readOnly == true && request.method != .get && request.method != .head {
+                throw KnotError.forbidden("this API token is read-only")
             }
             return try await forwarder.forward(
                 request, context: context, to: upstream, publicHost: domain,
-                identity: .init(assertion: verdict.assertion, username: verdict.username), dropSessionCookie: true)
+                identity: .init(assertion: verdict.assertion, username: verdict.username), dropSessionCookie: true,
+                dropAuthorization: true)
         }
         return try await next(request, context)
     }
@@ -121,6 +131,15 @@ struct EdgeMiddleware: RouterMiddleware {
         return try await forwarder.forward(
             request, context: context, to: route.upstream, publicHost: host,
             identity: .init(assertion: nil, username: verdict.username), dropSessionCookie: true)
+    }
+
+    /// `Authorization: Bearer knot_pat_…`; other bearer tokens are not Knot's to judge.
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            return nil
+        }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.hasPrefix("knot_pat_") ? token : nil
     }
 
     func verdict(_ request: Request) async throws -> SessionVerdict? {

@@ -34,7 +34,8 @@ struct Forwarder: Sendable {
     }
 
     func forward(
-        _ request: Request, context: EdgeContext, to base: String, publicHost: String, identity: Identity, dropSessionCookie: Bool
+        _ request: Request, context: EdgeContext, to base: String, publicHost: String, identity: Identity, dropSessionCookie: Bool,
+        dropAuthorization: Bool = false
     ) async throws -> Response {
         var outgoing = HTTPClientRequest(url: base + request.uri.string)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
@@ -42,6 +43,8 @@ struct Forwarder: Sendable {
             let name = field.name.canonicalName
             // Framing is set once, from the body handed to the client library, never copied.
             if Self.hopByHop.contains(name) || Self.isKnotHeader(name) || name == "content-length" { continue }
+            // Knot's APIs learn who calls from the assertion; a token must not travel further.
+            if name == "authorization" && dropAuthorization { continue }
             if name == "cookie" && dropSessionCookie {
                 if let kept = Self.withoutSessionCookie(field.value) { outgoing.headers.add(name: "Cookie", value: kept) }
                 continue

@@ -69,7 +69,7 @@ struct EdgeMain {
         router.add(
             middleware: EdgeMiddleware(
                 settings: settings,
-                areas: ["users": settings.usersURL, "launcher": settings.launcherURL, "files": settings.filesURL],
+                areas: ["identity": settings.identityURL, "users": settings.usersURL, "launcher": settings.launcherURL, "files": settings.filesURL],
                 routes: routes, sessions: SessionCache(identity: host.client(for: "identity")),
                 forwarder: Forwarder(client: upstreams, timeout: .seconds(Int64(edge.upstreamTimeout)))))
         router.add(middleware: SecurityHeadersMiddleware())

@@ -29,15 +29,25 @@ final class SessionCache: Sendable {
 
     /// The verdict for a session token, or nil when the session is not valid.
     func verdict(for token: String) async throws -> SessionVerdict? {
+        try await verdict(for: token, endpoint: "/internal/v1/sessions/verify")
+    }
+
+    /// The verdict for a personal API token, or nil when it is not valid.
+    func verdict(forAPIToken token: String) async throws -> SessionVerdict? {
+        try await verdict(for: token, endpoint: "/internal/v1/tokens/verify")
+    }
+
+    private func verdict(for token: String, endpoint: String) async throws -> SessionVerdict? {
         guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
-        let key = Data(SHA256.hash(data: Data(token.utf8)))
+        // Session and API tokens never collide: they are hashed under different names.
+        let key = Data(SHA256.hash(data: Data((endpoint + ":" + token).utf8)))
         let now = ContinuousClock.now
         if let entry = entries.withLockedValue({ $0[key] }), entry.expires > now {
             return entry.verdict
         }
         var verdict: SessionVerdict?
         do {
-            verdict = try await identity.post("/internal/v1/sessions/verify", body: VerifyRequest(token: token), as: SessionVerdict.self)
+            verdict = try await identity.post(endpoint, body: VerifyRequest(token: token), as: SessionVerdict.self)
         } catch let error as KnotError where error.status == .unauthorized {
             verdict = nil
         }

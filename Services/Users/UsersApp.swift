@@ -2,6 +2,7 @@ import HTTPTypes
 import Foundation
 import Hummingbird
 import KnotErrors
+import KnotInternalClient
 import KnotModels
 import KnotRuntime
 import KnotServiceKit
@@ -13,6 +14,7 @@ struct UsersApp: Sendable {
     let host: ServiceHost
     let runtime: any ServiceRuntime
     var store: UserStore { UserStore(database: host.database) }
+    var audit: AuditLog { AuditLog(database: host.database) }
 
     func makeApplication() -> some ApplicationProtocol {
         host.application(makeRouter())
@@ -35,6 +37,14 @@ struct UsersApp: Sendable {
             _ = try context.requireAdmin()
             return JSONResponse(.ok, ["users": try await store.list()])
         }
+        api.get("audit") { request, context in
+            let identity = try context.requireIdentity()
+            let limit = min(max(Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
+            let query = request.uri.queryParameters["q"].map(String.init).flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
+            // Admins see everything (or one person's entries); everyone else only entries about themselves.
+            let about = identity.admin ? request.uri.queryParameters["user"].map(String.init) : identity.username
+            return JSONResponse(.ok, ["entries": try await audit.search(about: about, query: query, limit: limit)])
+        }
         api.post(":username/activate") { _, context in
             try await setActive(context: context, active: true)
         }
@@ -42,9 +52,15 @@ struct UsersApp: Sendable {
             try await setActive(context: context, active: false)
         }
 
+        host.internalAPI(router, "/internal/v1/audit").post("") { request, context in
+            let entry = try await request.decodeJSON(AuditLog.Entry.self, limit: limit)
+            try await audit.record(entry)
+            return JSONResponse(.created, ["status": "recorded"])
+        }
+
         let internalAPI = host.internalAPI(router, "/internal/v1/users")
         internalAPI.post("") { request, context in
-            guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts") }
+            guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts, not \(context.caller ?? "nobody")") }
             let body = try await request.decodeJSON(NewAccount.self, limit: limit)
             let username = body.username
             let email = body.email.trimmingCharacters(in: .whitespaces)
@@ -97,7 +113,20 @@ struct UsersApp: Sendable {
         guard let user = try await store.setActive(username: username, active: active) else {
             throw KnotError.notFound("no user \"\(username.prefix(64))\"")
         }
-        if active { try await provision(user) }
+        if active {
+            try await provision(user)
+        } else {
+            // Sessions and tokens end now. Should identity be unreachable, its
+            // own check of the active flag still ends them within seconds.
+            do {
+                _ = try await host.client(for: "identity").post(
+                    "/internal/v1/users/\(user.id.uuidString.lowercased())/revoke", body: Empty(), as: [String: String].self)
+            } catch {
+                context.logger.error("could not end the sessions of a deactivated account", metadata: ["username": "\(user.username)", "error": "\(error)"])
+            }
+        }
+        try? await audit.record(
+            .init(actor: admin.username, action: active ? "user.activate" : "user.deactivate", subject: user.username))
         context.logger.info(
             active ? "account activated" : "account deactivated",
             metadata: ["subject": "\(username)", "actor": "\(admin.username)"])

@@ -20,6 +20,22 @@ enum UsersSchema {
                         last_login timestamptz)
                     """,
                     "CREATE UNIQUE INDEX users_email_key ON users.users (lower(email))",
-                ])
+                ]),
+            Migration(
+                2, "audit log",
+                [
+                    """
+                    CREATE TABLE users.audit (
+                        id bigserial PRIMARY KEY,
+                        at timestamptz NOT NULL DEFAULT now(),
+                        actor text NOT NULL,
+                        action text NOT NULL,
+                        subject text NOT NULL DEFAULT '',
+                        outcome text NOT NULL DEFAULT 'ok',
+                        detail text NOT NULL DEFAULT '')
+                    """,
+                    "CREATE INDEX audit_actor ON users.audit (actor, at DESC)",
+                    "CREATE INDEX audit_subject ON users.audit (subject, at DESC)",
+                ]),
         ])
 }

@@ -12,6 +12,11 @@ public struct IdentityAssertion: JWTPayload, Equatable {
     public struct Actor: Codable, Sendable, Equatable {
         public var sub: String
         public var username: String
+
+        public init(sub: String, username: String) {
+            self.sub = sub
+            self.username = username
+        }
     }
 
     public var iss: IssuerClaim
@@ -23,8 +28,14 @@ public struct IdentityAssertion: JWTPayload, Equatable {
     public var namespace: String
     public var admin: Bool
     public var act: Actor?
+    /// The browser session behind the request, when there is one (not for API tokens).
+    public var sid: String?
 
-    public init(user: UUID, username: String, namespace: String, admin: Bool, actor: Actor? = nil, lifetime: TimeInterval, now: Date = Date()) {
+    public init(
+        user: UUID, username: String, namespace: String, admin: Bool, actor: Actor? = nil, sessionID: UUID? = nil,
+        lifetime: TimeInterval, now: Date = Date()
+    ) {
+        sid = sessionID?.uuidString.lowercased()
         iss = IssuerClaim(value: Self.issuer)
         aud = AudienceClaim(value: [Self.audience])
         sub = SubjectClaim(value: user.uuidString.lowercased())
@@ -37,7 +48,7 @@ public struct IdentityAssertion: JWTPayload, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case iss, aud, sub, exp, iat, admin, act
+        case iss, aud, sub, exp, iat, admin, act, sid
         case username = "preferred_username"
         case namespace = "knot_namespace"
     }

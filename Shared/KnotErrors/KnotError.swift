@@ -66,3 +66,8 @@ public struct ErrorEnvelope: Codable, Sendable {
     }
     public var error: Detail
 }
+
+/// An error that renders its own answer in a shape a standard prescribes
+/// (OAuth's `{"error": "...", "error_description": "..."}`, say); the error
+/// middleware passes it through instead of reshaping it as a `KnotError`.
+public protocol StandardShapedError: HTTPResponseError {}

@@ -34,6 +34,20 @@ public struct UserRecord: Codable, Sendable, Equatable {
         case lastLogin = "last_login"
     }
 
+    // Ids go out in lowercase, as in every token's `sub` (Foundation would write uppercase).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id.uuidString.lowercased(), forKey: .id)
+        try container.encode(username, forKey: .username)
+        try container.encode(email, forKey: .email)
+        try container.encode(fullName, forKey: .fullName)
+        try container.encode(active, forKey: .active)
+        try container.encode(admin, forKey: .admin)
+        try container.encode(namespace, forKey: .namespace)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encodeIfPresent(lastLogin, forKey: .lastLogin)
+    }
+
     /// Knot maps every user to one namespace; the prefix keeps Knot's apart from the cluster's own.
     public static func namespace(for username: String) -> String { "knot-\(username)" }
 }
@@ -89,6 +103,10 @@ public struct SessionVerdict: Codable, Sendable {
     public var assertion: String
     /// How long the edge may reuse this verdict before asking again.
     public var cacheSeconds: Int
+    /// The admin acting as this user, when impersonating.
+    public var actor: String?
+    /// A `read` API token: only GET and HEAD may pass.
+    public var readOnly: Bool?
 
     public init(userID: UUID, username: String, admin: Bool, namespace: String, assertion: String, cacheSeconds: Int) {
         self.userID = userID
@@ -100,9 +118,10 @@ public struct SessionVerdict: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case username, admin, namespace, assertion
+        case username, admin, namespace, assertion, actor
         case userID = "user_id"
         case cacheSeconds = "cache_seconds"
+        case readOnly = "read_only"
     }
 }
 

@@ -74,6 +74,8 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as KnotError {
             throw error
+        } catch let error as any StandardShapedError {
+            throw error
         } catch let error as HTTPError {
             throw KnotError(error.status, code: Self.code(for: error.status), message: error.body ?? Self.message(for: error.status))
         } catch let error as HTTPResponseError {

@@ -5,6 +5,7 @@ passes their addresses here in KNOT_E2E_* variables. The tests talk to the
 edge over real TLS with `requests`, exactly as a browser or script would.
 """
 import os
+import re
 import socket
 import time
 import uuid
@@ -64,6 +65,13 @@ class Knot:
         answer = session.post(f"{self.url}/auth/login", json={"username": username, "password": password})
         assert answer.status_code == 200, answer.text
         return session
+
+    def csrf(self, session, page="/auth/login"):
+        """The CSRF field of one of identity's forms (its cookie lands in `session`)."""
+        html = session.get(f"{self.url}{page}").text
+        match = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert match, f"no csrf field on {page}"
+        return match.group(1)
 
     def signup(self, username, password="correct horse battery", email=None):
         answer = self.client().post(

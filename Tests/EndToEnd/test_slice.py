@@ -129,7 +129,7 @@ def test_user_service_refuses_others_and_redirects_strangers(knot, make_user):
     assert login_page.status_code == 200 and 'name="next"' in login_page.text
     signed_in = browser.post(
         f"{knot.url}/auth/login",
-        data={"username": owner, "password": "a long enough password", "next": url},
+        data={"username": owner, "password": "a long enough password", "next": url, "csrf": knot.csrf(browser)},
         allow_redirects=False,
     )
     assert signed_in.status_code == 303
