@@ -21,6 +21,8 @@ struct IdentityApp: Sendable {
     /// How long the edge may cache a session verdict: the bound on how late a logout or deactivation bites.
     let verdictCacheSeconds: Int
     let assertionLifetime: TimeInterval = 300
+    /// Sign-in at another OpenID Connect provider, when configured.
+    let upstream: UpstreamLogin?
 
     var users: InternalClient { host.client(for: "users") }
     var directory: UserDirectory { provider.directory }
@@ -82,6 +84,13 @@ struct IdentityApp: Sendable {
             }
         }
 
+        if let upstream {
+            auth.get("upstream/start") { request, _ in
+                try await upstream.start(request, next: redirects.safeTarget(request.uri.queryParameters["next"].map(String.init)))
+            }
+            auth.get("upstream/callback") { request, context in try await upstreamCallback(request, upstream, context) }
+        }
+
         IdentityAPI(app: self).register(on: host.userAPI(router, "/api/v1/identity"))
 
         let internalAPI = host.internalAPI(router, "/internal/v1")
@@ -128,9 +137,14 @@ struct IdentityApp: Sendable {
         var values: [String: Any] = ["csrf": token.field, "next": next, "username": username]
         if let error { values["error"] = error }
         if let info { values["info"] = info }
+        var targets = relyingPartyOrigin(next).map { [$0] } ?? []
+        if let upstream {
+            values["upstream"] = upstream.displayName
+            // The upstream button's form answers with a redirect to the upstream provider.
+            if let origin = Pages.origin(of: upstream.settings.issuer) { targets.append(origin) }
+        }
         return pages.render(
-            "login", title: "Sign in", values, status: status, cookies: token.setCookie.map { [$0] } ?? [],
-            formTargets: relyingPartyOrigin(next).map { [$0] } ?? [])
+            "login", title: "Sign in", values, status: status, cookies: token.setCookie.map { [$0] } ?? [], formTargets: targets)
     }
 
     /// The redirect URI origin of an authorization request that `next` continues, if it is a valid one.
@@ -234,6 +248,30 @@ struct IdentityApp: Sendable {
             ? Response(status: .seeOther, headers: [.location: next, .cacheControl: "no-store"])
             : try JSONResponse(.ok, LoginAnswer(username: user.username, next: next)).makeResponse()
         response.headers.append(HTTPField(name: .setCookie, value: sessionCookie(token)))
+        return response
+    }
+
+    /// The upstream provider's answer: signed in, waiting for activation, or a page saying what went wrong.
+    func upstreamCallback(_ request: Request, _ upstream: UpstreamLogin, _ context: KnotRequestContext) async throws -> Response {
+        var response: Response
+        do {
+            switch try await upstream.complete(request, app: self, logger: context.logger) {
+            case .signedIn(let user, let next):
+                response = try await startSession(for: user, next: next, html: true, request: request, logger: context.logger)
+            case .waiting(let user):
+                response = pages.message(
+                    title: "Waiting for activation", heading: "Thanks, \(user.username)",
+                    info: "Your account is waiting for an administrator to activate it. You can sign in once it is active.",
+                    link: ("/auth/login", "Back to sign in"), status: .created)
+            }
+        } catch let error as KnotError {
+            context.logger.notice("upstream sign-in refused", metadata: ["code": "\(error.code)"])
+            response = pages.message(
+                title: "Cannot sign in", heading: "Sign-in with \(upstream.displayName) failed", error: error.message,
+                link: ("/auth/login", "Back to sign in"), status: error.status)
+        }
+        // One attempt per start: the sealed state is spent either way.
+        response.headers.append(HTTPField(name: .setCookie, value: UpstreamLogin.clearedCookie()))
         return response
     }
 

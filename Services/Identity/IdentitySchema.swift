@@ -139,5 +139,17 @@ enum IdentitySchema {
                     """,
                     "CREATE INDEX api_tokens_user ON identity.api_tokens (user_id)",
                 ]),
+            Migration(
+                3, "accounts at an upstream provider",
+                [
+                    """
+                    CREATE TABLE identity.upstream_links (
+                        issuer text NOT NULL,
+                        subject text NOT NULL,
+                        user_id uuid NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now(),
+                        PRIMARY KEY (issuer, subject))
+                    """
+                ]),
         ])
 }

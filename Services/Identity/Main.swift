@@ -38,12 +38,38 @@ struct IdentityMain {
             sessions: sessions, directory: UserDirectory(users: host.client(for: "users")),
             pages: try await Pages(settings: settings, environment: environment), csrf: CSRF(secret: settings.internalSecret),
             lifetimes: .init(accessToken: accessSeconds, idToken: idSeconds))
+        var upstream: UpstreamLogin?
+        if let issuer = environment["KNOT_UPSTREAM_ISSUER"], !issuer.isEmpty {
+            do {
+                guard let clientID = environment["KNOT_UPSTREAM_CLIENT_ID"], !clientID.isEmpty else {
+                    throw KnotError.badRequest("KNOT_UPSTREAM_CLIENT_ID is required with KNOT_UPSTREAM_ISSUER")
+                }
+                let secret = try environment["KNOT_UPSTREAM_CLIENT_SECRET"]
+                    ?? environment["KNOT_UPSTREAM_CLIENT_SECRET_FILE"].map {
+                        guard let text = try? String(contentsOfFile: $0, encoding: .utf8) else {
+                            throw KnotError.badRequest("cannot read KNOT_UPSTREAM_CLIENT_SECRET_FILE \($0)")
+                        }
+                        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
+                guard let secret, !secret.isEmpty else {
+                    throw KnotError.badRequest("KNOT_UPSTREAM_CLIENT_SECRET or KNOT_UPSTREAM_CLIENT_SECRET_FILE is required")
+                }
+                upstream = try UpstreamLogin(
+                    settings: .init(
+                        issuer: issuer, clientID: clientID, clientSecret: secret,
+                        displayName: environment["KNOT_UPSTREAM_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "single sign-on"),
+                    publicURL: settings.publicURL, secret: settings.internalSecret)
+            } catch let error as KnotError {
+                FileHandle.standardError.write(Data("knot-identity: upstream login: \(error.message)\n".utf8))
+                exit(2)
+            }
+        }
         let app = IdentityApp(
             host: host, keys: keys, passwords: Passwords(cost: UInt8(number("KNOT_BCRYPT_COST", 12, 4...16))), sessions: sessions,
             throttle: LoginThrottle(
                 database: database, accountLimit: number("KNOT_LOGIN_ACCOUNT_LIMIT", 5, 1...1000),
                 addressLimit: number("KNOT_LOGIN_ADDRESS_LIMIT", 20, 1...100_000)),
-            provider: provider, verdictCacheSeconds: number("KNOT_SESSION_CACHE_SECONDS", 5, 0...30))
+            provider: provider, verdictCacheSeconds: number("KNOT_SESSION_CACHE_SECONDS", 5, 0...30), upstream: upstream)
 
         if arguments.first == "create-admin" {
             exit(await CreateAdminCommand(app: app, arguments: Array(arguments.dropFirst())).run())

@@ -39,6 +39,13 @@ struct UserStore: Sendable {
         return try await Self.decode(rows).first
     }
 
+    /// By e-mail, compared without case (addresses are unique that way).
+    func find(email: String) async throws -> UserRecord? {
+        let rows = try await database.client.query(
+            "SELECT \(unescaped: Self.columns) FROM users.users WHERE lower(email) = lower(\(email))", logger: logger)
+        return try await Self.decode(rows).first
+    }
+
     func find(id: UUID) async throws -> UserRecord? {
         let rows = try await database.client.query(
             "SELECT \(unescaped: Self.columns) FROM users.users WHERE id = \(id)", logger: logger)

@@ -81,6 +81,11 @@ struct UsersApp: Sendable {
             }
             return JSONResponse(.ok, user)
         }
+        internalAPI.get("by-email/:email") { _, context in
+            let email = try context.parameters.require("email")
+            guard let user = try await store.find(email: email) else { throw KnotError.notFound("no user with that e-mail address") }
+            return JSONResponse(.ok, user)
+        }
         internalAPI.get(":id") { _, context in
             guard let user = try await store.find(id: try userID(context)) else { throw KnotError.notFound("no such user") }
             return JSONResponse(.ok, user)

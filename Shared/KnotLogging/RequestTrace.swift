@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The request id and W3C trace context of the request being handled, carried
 /// in a task-local so that every outgoing internal call passes them on
@@ -16,7 +17,7 @@ public struct RequestTrace: Sendable {
 
     /// Starts a new trace, or continues the caller's when its headers are well formed.
     public static func continuing(requestID: String?, traceparent: String?) -> RequestTrace {
-        let id = requestID.flatMap { isSafeRequestID($0) ? $0 : nil } ?? UUID().uuidString.lowercased()
+        let id = requestID.flatMap { isSafeRequestID($0) ? $0 : nil } ?? newRequestID()
         if let parent = traceparent, let continued = childTraceparent(of: parent) {
             return RequestTrace(requestID: id, traceparent: continued)
         }
@@ -40,8 +41,54 @@ public struct RequestTrace: Sendable {
         return "00-\(parts[1].lowercased())-\(randomHex(8))-\(parts[3].lowercased())"
     }
 
+    /// Random-looking hex of `bytes` bytes. Trace and request ids must be
+    /// unique, not secret, and one is made for every request: SplitMix64 of a
+    /// counter from a random start gives distinct values without a system call.
     public static func randomHex(_ bytes: Int) -> String {
+        var hex = [UInt8]()
+        hex.reserveCapacity(bytes * 2)
+        var remaining = bytes
+        while remaining > 0 {
+            var word = IDSource.next()
+            for _ in 0..<min(remaining, 8) {
+                let byte = UInt8(truncatingIfNeeded: word)
+                hex.append(hexDigits[Int(byte >> 4)])
+                hex.append(hexDigits[Int(byte & 0x0f)])
+                word >>= 8
+            }
+            remaining -= 8
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+
+    /// A request id in UUID form (8-4-4-4-12 hex digits).
+    static func newRequestID() -> String {
+        let hex = Array(randomHex(16).utf8)
+        var id = [UInt8]()
+        id.reserveCapacity(36)
+        for (index, digit) in hex.enumerated() {
+            if index == 8 || index == 12 || index == 16 || index == 20 { id.append(UInt8(ascii: "-")) }
+            id.append(digit)
+        }
+        return String(decoding: id, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+/// The process-wide source of trace ids.
+private enum IDSource {
+    static let counter = Atomic<UInt64>(0)
+    static let seed: UInt64 = {
         var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return generator.next()
+    }()
+
+    static func next() -> UInt64 {
+        let (value, _) = counter.add(1, ordering: .relaxed)
+        var z = seed &+ value &* 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 }

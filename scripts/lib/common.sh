@@ -26,6 +26,9 @@ ensure_packages() {
     # Debian ships kubectl as kubernetes-client; some images carry a newer kubectl already.
     command -v kubectl >/dev/null || missing+=(kubernetes-client)
   fi
+  if [ "${KNOT_NEED_WRK:-}" = 1 ]; then
+    command -v wrk >/dev/null || missing+=(wrk)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq
@@ -69,7 +72,7 @@ pg_start() {
   fi
   if pg_user_run "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then return 0; fi
   pg_user_run "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=200 -c fsync=off" start >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=200 -c fsync=${KNOT_PG_FSYNC:-off}" start >/dev/null \
     || { tail -20 "$data/server.log" >&2; die "PostgreSQL did not start"; }
   PGPASSWORD="$password" "$bin/psql" -h 127.0.0.1 -p "$port" -U knot -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='knot'" | grep -q 1 \

@@ -2,6 +2,7 @@ import Crypto
 import CryptoExtras
 import Foundation
 import JWTKit
+import KnotAuth
 import KnotDatabase
 import KnotErrors
 import Logging
@@ -251,15 +252,11 @@ struct PublishedJWKS: Codable, Sendable {
             case .rsa(let privateKey):
                 kty = "RSA"
                 let primitives = try? privateKey.publicKey.getKeyPrimitives()
-                n = primitives.map { Self.base64URL($0.modulus) }
-                e = primitives.map { Self.base64URL($0.publicExponent) }
+                n = primitives.map { Base64URL.encode($0.modulus) }
+                e = primitives.map { Base64URL.encode($0.publicExponent) }
             }
         }
 
-        static func base64URL(_ data: Data) -> String {
-            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
-        }
     }
 
     var keys: [Key]

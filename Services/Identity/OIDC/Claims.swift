@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
+import KnotAuth
 import KnotConfig
 import KnotModels
 
@@ -167,7 +168,6 @@ struct IDTokenClaims: JWTPayload {
 
     /// `at_hash`: the left half of the SHA-256 of the access token (both RS256 and ES256 use SHA-256).
     static func hashHalf(_ token: String) -> String {
-        let digest = Array(SHA256.hash(data: Data(token.utf8)))
-        return PublishedJWKS.Key.base64URL(Data(digest.prefix(16)))
+        SHA256.hash(data: Data(token.utf8)).withUnsafeBytes { Base64URL.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(16))) }
     }
 }

@@ -27,6 +27,7 @@ struct OIDCProvider: Sendable {
     let pages: Pages
     let csrf: CSRF
     let lifetimes: Lifetimes
+    let verifiedTokens = VerifiedTokenCache()
 
     // MARK: discovery
 

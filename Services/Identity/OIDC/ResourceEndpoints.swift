@@ -4,15 +4,26 @@ import Hummingbird
 import JWTKit
 import KnotModels
 import Logging
+import NIOConcurrencyHelpers
 
 /// Userinfo, introspection, revocation and RP-initiated logout.
 extension OIDCProvider {
     /// A live access token issued by this provider, or nil: the signature, the
     /// issuer, the expiry and the revocation list must all agree.
     func verifyAccessToken(_ token: String) async -> AccessTokenClaims? {
-        guard token.utf8.count <= 8192, let claims = try? await keys.ring().verify(token, as: AccessTokenClaims.self),
-            claims.iss.value == issuer, !revocations.isRevoked(family: claims.familyID, token: claims.jti.value)
-        else { return nil }
+        guard token.utf8.count <= 8192 else { return nil }
+        let claims: AccessTokenClaims
+        if let known = verifiedTokens.claims(for: token) {
+            claims = known
+        } else {
+            guard let verified = try? await keys.ring().verify(token, as: AccessTokenClaims.self), verified.iss.value == issuer else {
+                return nil
+            }
+            verifiedTokens.remember(token, verified)
+            claims = verified
+        }
+        // Revocation is checked every time, cached signature or not.
+        guard claims.exp.value > Date(), !revocations.isRevoked(family: claims.familyID, token: claims.jti.value) else { return nil }
         return claims
     }
 
@@ -201,6 +212,30 @@ extension OIDCProvider {
             link: ("/auth/login", "Sign in again"), status: .ok)
         page.headers.append(HTTPField(name: .setCookie, value: cleared))
         return page
+    }
+}
+
+/// Access tokens whose signature has been checked, until they expire: a
+/// resource server introspects the same token for every request it serves,
+/// and checking a signature (and decoding its JSON) again each time is most
+/// of the cost. Bounded; cleared when full.
+final class VerifiedTokenCache: Sendable {
+    private let entries = NIOLockedValueBox<[String: AccessTokenClaims]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 20_000) { self.capacity = capacity }
+
+    func claims(for token: String) -> AccessTokenClaims? { entries.withLockedValue { $0[token] } }
+
+    func remember(_ token: String, _ claims: AccessTokenClaims) {
+        entries.withLockedValue { entries in
+            if entries.count >= capacity {
+                let now = Date()
+                entries = entries.filter { $0.value.exp.value > now }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[token] = claims
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KnotAuth
 import HTTPTypes
 import Hummingbird
 import JWTKit
@@ -23,11 +24,12 @@ extension OIDCProvider {
     func authenticateClient(_ request: Request, _ form: FormParameters, allowPublic: Bool) throws -> OAuthClient {
         var basic: (id: String, secret: String)?
         if let header = request.headers[.authorization] {
-            guard header.count > 6, header.prefix(6).lowercased() == "basic ",
-                let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            // The id and secret are form-encoded before joining (RFC 6749 2.3.1).
+            guard header.utf8.count > 6, header.prefix(6).lowercased() == "basic ",
+                let decoded = Data(base64Encoded: String(header.dropFirst(6).drop { $0 == " " })),
                 let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":"),
-                let id = String(text[..<colon]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-                let secret = String(text[text.index(after: colon)...]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+                let id = FormParameters.decode(text[..<colon]),
+                let secret = FormParameters.decode(text[text.index(after: colon)...])
             else {
                 throw OAuthError.invalidClient("the Authorization header is not valid HTTP Basic client authentication", basic: true)
             }
@@ -89,7 +91,7 @@ extension OIDCProvider {
         if let challenge = code.codeChallenge {
             guard let verifier else { throw OAuthError.invalidGrant("code_verifier is missing") }
             guard AuthorizationRequest.isPKCEValue(verifier, length: 43...128),
-                PublishedJWKS.Key.base64URL(Data(SHA256.hash(data: Data(verifier.utf8)))) == challenge
+                Base64URL.encode(Data(SHA256.hash(data: Data(verifier.utf8)))) == challenge
             else { throw OAuthError.invalidGrant("code_verifier does not match the code_challenge") }
         } else if verifier != nil {
             // A verifier for a code issued without a challenge is a downgrade attempt.
@@ -109,6 +111,15 @@ extension OIDCProvider {
     func refreshGrant(_ form: FormParameters, client: OAuthClient, logger: Logger) async throws -> TokenAnswer {
         guard client.allows(grant: "refresh_token") else { throw OAuthError.unauthorizedClient("this client may not refresh tokens") }
         guard let token = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is missing") }
+        // A wider scope is refused before the token is spent, so the client can still use it.
+        if let requested = form["scope"] {
+            guard let narrower = Scope.parse(requested) else { throw OAuthError.invalidScope("the scope names an unknown or repeated value") }
+            if let family = try await grants.liveRefreshFamily(token), family.clientID == client.clientID,
+                !Set(narrower).isSubset(of: Set(family.scope.split(separator: " ").map(String.init)))
+            {
+                throw OAuthError.invalidScope("a refresh may only narrow the scope")
+            }
+        }
         switch try await grants.rotate(token, clientID: client.clientID) {
         case .invalid:
             throw OAuthError.invalidGrant("the refresh token is not valid")

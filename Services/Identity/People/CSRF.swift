@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KnotAuth
 import HTTPTypes
 import Hummingbird
 
@@ -18,7 +19,7 @@ struct CSRF: Sendable {
 
     func field(for cookie: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(cookie.utf8), using: key)
-        return PublishedJWKS.Key.base64URL(Data(mac))
+        return Base64URL.encode(Data(mac))
     }
 
     /// The token for a page, and the cookie to set when the browser has none yet.

@@ -19,10 +19,11 @@ final class UserDirectory: Sendable {
         self.ttl = ttl
     }
 
-    /// The user, or nil when there is no such account.
-    func user(_ id: UUID) async throws -> UserRecord? {
+    /// The user, or nil when there is no such account. `fresh` skips the cache
+    /// (signing in right after an activation must not see the old record).
+    func user(_ id: UUID, fresh: Bool = false) async throws -> UserRecord? {
         let now = ContinuousClock.now
-        if let (record, fetched) = cache.withLockedValue({ $0[id] }), now - fetched < ttl { return record }
+        if !fresh, let (record, fetched) = cache.withLockedValue({ $0[id] }), now - fetched < ttl { return record }
         let record: UserRecord
         do {
             record = try await users.get("/internal/v1/users/\(id.uuidString.lowercased())", as: UserRecord.self)
@@ -48,6 +49,18 @@ final class UserDirectory: Sendable {
         else { return nil }
         do {
             return try await users.get("/internal/v1/users/by-name/\(username)", as: UserRecord.self)
+        } catch let error as KnotError where error.status == .notFound {
+            return nil
+        }
+    }
+
+    func byEmail(_ email: String) async throws -> UserRecord? {
+        guard !email.isEmpty, email.count <= 254, !email.contains("/") else { return nil }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~@+")
+        guard let encoded = email.addingPercentEncoding(withAllowedCharacters: allowed) else { return nil }
+        do {
+            return try await users.get("/internal/v1/users/by-email/\(encoded)", as: UserRecord.self)
         } catch let error as KnotError where error.status == .notFound {
             return nil
         }
