@@ -48,11 +48,11 @@ class Upstream:
             session.headers["Cookie"] = f"upstream_user={user}"
         return session
 
-    def add_user(self, username, email, verified=True, name=None, deny=False):
+    def add_user(self, username, email, verified=True, name=None, deny=False, tamper=""):
         """Creates (or replaces, keeping the subject) a person at the upstream; returns the subject."""
         answer = self.http().post(f"{self.url}/test/users", json={
             "username": username, "email": email, "email_verified": verified, "name": name or username.title(),
-            "deny": deny})
+            "deny": deny, "tamper": tamper})
         assert answer.status_code == 200, answer.text
         return answer.json()["sub"]
 
@@ -334,6 +334,22 @@ def test_a_refusal_at_the_upstream_is_a_403_page(knot, upstream):
 
 
 # --- attacks -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tamper", ["aud", "iss", "nonce", "expired", "key"])
+def test_a_spoiled_id_token_signs_nobody_in_and_makes_no_account(knot, admin, upstream, make_user, tamper):
+    """The upstream answers properly but its ID token is wrong in one way: Knot must notice each."""
+    name, _ = make_user("upt")
+    person = unique("spoil")
+    upstream.add_user(person, f"{name}@example.org", verified=True, tamper=tamper)
+    attempt = sign_in(knot, upstream, person)
+    assert "code" in attempt.returned, attempt.callback_url
+    assert attempt.answer.status_code >= 400 and "Location" not in attempt.answer.headers, attempt.answer.status_code
+    assert_no_session(knot, attempt.answer, attempt.browser)
+    # Not linked either: with an honest token next time, it is the same person's first sign-in.
+    stranger = unique("spn")
+    upstream.add_user(stranger, f"{stranger}@example.org", verified=True, tamper=tamper)
+    assert sign_in(knot, upstream, stranger).answer.status_code >= 400
+    assert accounts_with(knot, admin, f"{stranger}@example.org") == []
 
 def with_state(url, state):
     query = params_of(url)

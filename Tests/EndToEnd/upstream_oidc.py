@@ -68,6 +68,9 @@ class User:
     email_verified: bool
     name: str
     deny: bool = False
+    # How this person's ID tokens are to be spoiled, to prove the client checks them:
+    # "aud", "iss", "nonce", "expired", or "key" (signed with a key not in the JWKS, same kid).
+    tamper: str = ""
 
     def get_user_id(self):
         return self.sub
@@ -180,7 +183,7 @@ class Store:
             old = self.users.get(body["username"])
             user = User(username=body["username"], sub=old.sub if old else str(uuid.uuid4()), email=body["email"],
                         email_verified=bool(body["email_verified"]), name=body.get("name", ""),
-                        deny=bool(body.get("deny", False)))
+                        deny=bool(body.get("deny", False)), tamper=str(body.get("tamper", "")))
             self.users[user.username] = user
             return user
 
@@ -190,6 +193,8 @@ class Store:
 def build(issuer, client):
     store = Store(client)
     key = RSAKey.generate_key(2048, parameters={"kid": uuid.uuid4().hex[:16], "use": "sig", "alg": "RS256"})
+    rogue = RSAKey.generate_key(2048, parameters={"kid": key.kid, "use": "sig", "alg": "RS256"})
+    signing = threading.local()
     app = Flask(__name__)
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": TOKEN_SECONDS}
 
@@ -235,7 +240,8 @@ def build(issuer, client):
                 return (oauth_request.payload.client_id, nonce) in store.nonces
 
         def resolve_client_private_key(self, oauth_client):
-            return key
+            # generate_user_info runs first and says whether this token is to be signed wrongly.
+            return rogue if getattr(signing, "rogue", False) else key
 
         def get_client_algorithm(self, oauth_client):
             return "RS256"
@@ -247,7 +253,14 @@ def build(issuer, client):
             return {"iss": issuer, "aud": oauth_client.client_id}
 
         def generate_user_info(self, user, scope):
-            return user.claims().filter(scope)
+            claims = dict(user.claims().filter(scope))
+            signing.rogue = user.tamper == "key"
+            # authlib lays these over the token's own claims.
+            now = int(time.time())
+            claims.update({"aud": {"aud": "someone-else"}, "iss": {"iss": "http://evil.example"},
+                           "nonce": {"nonce": "not-the-nonce"},
+                           "expired": {"exp": now - 600, "iat": now - 1200}}.get(user.tamper, {}))
+            return claims
 
     class S256Only(CodeChallenge):
         """PKCE for every client, and only S256."""
