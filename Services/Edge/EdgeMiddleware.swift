@@ -124,7 +124,8 @@ struct EdgeMiddleware: RouterMiddleware {
             return Response(
                 status: .found, headers: [.location: settings.publicURL + "/auth/login?next=" + next, .cacheControl: "no-store"])
         }
-        guard verdict.username == route.owner else {
+        // The owner, or a member of the owning team (exact names, never prefixes).
+        guard verdict.username == route.owner || (verdict.teams ?? []).contains(route.owner) else {
             context.logger.notice("refused another user's service", metadata: ["host": "\(host)", "user": "\(verdict.username)"])
             return EdgePages.forbidden(host: host)
         }

@@ -28,7 +28,7 @@ struct IdentityAPI: Sendable {
         api.get("session") { _, context in
             let identity = try context.requireIdentity()
             return JSONResponse(
-                .ok, SessionInfo(username: identity.username, admin: identity.admin, actor: identity.act?.username))
+                .ok, SessionInfo(username: identity.username, admin: identity.admin, actor: identity.act?.username, role: identity.role))
         }
 
         // Clients (admins).
@@ -172,6 +172,8 @@ struct IdentityAPI: Sendable {
         var username: String
         var admin: Bool
         var actor: String?
+        /// Acting as a team: the member's role in it.
+        var role: String?
     }
 
     struct KeyInfo: Encodable {

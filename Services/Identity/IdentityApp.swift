@@ -64,6 +64,8 @@ struct IdentityApp: Sendable {
         auth.post("password") { request, context in try await changePassword(request, context) }
         auth.post("impersonate") { request, context in try await impersonate(request, context) }
         auth.delete("impersonate") { request, context in try await stopImpersonating(request, context) }
+        auth.post("profile") { request, context in try await switchProfile(request, context) }
+        auth.delete("profile") { request, context in try await stopImpersonating(request, context) }
 
         let oidc = auth.group("oidc")
         oidc.get("authorize") { request, context in try await provider.authorize(request, logger: context.logger) }
@@ -413,11 +415,32 @@ struct IdentityApp: Sendable {
             throw KnotError.notFound("no active user \"\(body.username.prefix(64))\"")
         }
         guard target.id != admin.id else { throw KnotError.badRequest("you are yourself already", code: "self") }
+        guard !target.isTeam else { throw KnotError.badRequest("\(target.username) is a team: switch profile to it instead", code: "team") }
         let replacement = try await sessions.replace(token, actingAs: target.id)
         provider.revocations.add(families: replacement.revokedFamilies)
         await audit(actor: admin.username, action: "user.impersonate", subject: target.username)
         context.logger.notice("impersonation started", metadata: ["actor": "\(admin.username)", "subject": "\(target.username)"])
         var response = try JSONResponse(.ok, ["acting_as": target.username, "actor": admin.username]).makeResponse()
+        response.headers.append(HTTPField(name: .setCookie, value: sessionCookie(replacement.token)))
+        return response
+    }
+
+    struct ProfileRequest: Decodable { var team: String }
+
+    /// A member acts as one of their teams: the session is replaced, as for impersonation.
+    func switchProfile(_ request: Request, _ context: KnotRequestContext) async throws -> Response {
+        try FormInput.requireJSON(request)
+        let body = try await request.decodeJSON(ProfileRequest.self, limit: 4096)
+        guard let token = request.cookies[SessionCookie.name]?.value, let session = try await sessions.session(for: token),
+            let person = try await directory.activeUser(session.userID)
+        else { throw KnotError.unauthorized("sign in first") }
+        guard let membership = try await directory.memberships(person.id, fresh: true).first(where: { $0.team == body.team }) else {
+            throw KnotError.notFound("you are not in a team \"\(body.team.prefix(64))\"")
+        }
+        let replacement = try await sessions.replace(token, actingAs: membership.teamID)
+        provider.revocations.add(families: replacement.revokedFamilies)
+        await audit(actor: person.username, action: "profile.switch", subject: membership.team, detail: membership.role)
+        var response = try JSONResponse(.ok, ["profile": membership.team, "role": membership.role, "member": person.username]).makeResponse()
         response.headers.append(HTTPField(name: .setCookie, value: sessionCookie(replacement.token)))
         return response
     }
@@ -432,7 +455,9 @@ struct IdentityApp: Sendable {
         provider.revocations.add(families: replacement.revokedFamilies)
         let admin = try await directory.user(session.userID)
         let subject = try await directory.user(acting)
-        await audit(actor: admin?.username ?? "?", action: "user.impersonate.stop", subject: subject?.username ?? "?")
+        await audit(
+            actor: admin?.username ?? "?", action: subject?.isTeam == true ? "profile.switch.back" : "user.impersonate.stop",
+            subject: subject?.username ?? "?")
         var response = try JSONResponse(.ok, ["status": "back"]).makeResponse()
         response.headers.append(HTTPField(name: .setCookie, value: sessionCookie(replacement.token)))
         return response
@@ -445,14 +470,25 @@ struct IdentityApp: Sendable {
         guard let actor = try await directory.activeUser(session.userID) else { throw KnotError.unauthorized("the account is not active") }
         var user = actor
         var act: IdentityAssertion.Actor?
+        var role: String?
+        let memberships = try await directory.memberships(actor.id)
         if let acting = session.actingAs {
-            guard actor.admin, let target = try await directory.activeUser(acting) else {
-                throw KnotError.unauthorized("the impersonation has ended")
+            if let membership = memberships.first(where: { $0.teamID == acting }) {
+                // A member acting as their team, with their role in it.
+                guard let team = try await directory.activeUser(acting) else { throw KnotError.unauthorized("the team no longer exists") }
+                user = team
+                role = membership.role
+            } else {
+                guard actor.admin, let target = try await directory.activeUser(acting), !target.isTeam else {
+                    throw KnotError.unauthorized("the impersonation has ended")
+                }
+                user = target
             }
-            user = target
             act = .init(sub: actor.id.uuidString.lowercased(), username: actor.username)
         }
-        return try await verdict(for: user, actor: act, readOnly: false, sessionID: session.id)
+        var verdict = try await verdict(for: user, actor: act, readOnly: false, sessionID: session.id, role: role)
+        verdict.teams = session.actingAs == nil ? memberships.map(\.team) : []
+        return verdict
     }
 
     func verify(apiToken: String) async throws -> SessionVerdict {
@@ -462,10 +498,12 @@ struct IdentityApp: Sendable {
         return try await verdict(for: user, actor: nil, readOnly: scope == "read", sessionID: nil)
     }
 
-    func verdict(for user: UserRecord, actor: IdentityAssertion.Actor?, readOnly: Bool, sessionID: UUID?) async throws -> SessionVerdict {
+    func verdict(for user: UserRecord, actor: IdentityAssertion.Actor?, readOnly: Bool, sessionID: UUID?, role: String? = nil) async throws
+        -> SessionVerdict
+    {
         let assertion = IdentityAssertion(
             user: user.id, username: user.username, namespace: user.namespace, admin: user.admin, actor: actor,
-            sessionID: sessionID, lifetime: assertionLifetime)
+            sessionID: sessionID, role: role, lifetime: assertionLifetime)
         let token = try await keys.ring().sign(assertion, with: .es256)
         var verdict = SessionVerdict(
             userID: user.id, username: user.username, admin: user.admin, namespace: user.namespace,

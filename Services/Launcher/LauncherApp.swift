@@ -21,7 +21,20 @@ struct LauncherApp: Sendable {
         self.templates = templates
         let settings = host.settings
         self.store = ServiceStore(database: host.database, publicURL: { settings.publicURL(forHost: $0) })
-        self.supervisor = Supervisor(runtime: runtime, store: store, logger: host.logger, readinessTimeout: .seconds(30))
+        let users = host.client(for: "users")
+        let logger = host.logger
+        self.supervisor = Supervisor(
+            runtime: runtime, store: store, logger: host.logger, readinessTimeout: .seconds(30),
+            notify: { owner, kind, text in
+                // A lost notification must never fail a launch; it is logged.
+                struct Message: Encodable { var username, kind, text: String }
+                do {
+                    _ = try await users.post(
+                        "/internal/v1/messages", body: Message(username: owner, kind: kind, text: text), as: [String: String].self)
+                } catch {
+                    logger.warning("could not post a message", metadata: ["owner": "\(owner)", "error": "\(error)"])
+                }
+            })
     }
 
     var renderer: TemplateRenderer {
@@ -69,7 +82,7 @@ struct LauncherApp: Sendable {
             return JSONResponse(.ok, ["services": try await store.list(owner: identity.username)])
         }
         api.post("services") { request, context in
-            let identity = try context.requireIdentity()
+            let identity = try context.requireEditor()
             let body = try await request.decodeJSON(LaunchRequest.self, limit: limit)
             return JSONResponse(.accepted, try await launch(body, for: identity.username))
         }
@@ -78,7 +91,7 @@ struct LauncherApp: Sendable {
             return JSONResponse(.ok, try await service(named: context.parameters.require("name"), owner: identity.username))
         }
         api.delete("services/:name") { _, context in
-            let identity = try context.requireIdentity()
+            let identity = try context.requireEditor()
             let record = try await service(named: context.parameters.require("name"), owner: identity.username)
             // Withdraw the route first, so the edge stops sending traffic before the process goes away.
             try await store.setStatus(id: record.id, status: "stopping", message: "stopping", upstream: nil)
@@ -91,6 +104,44 @@ struct LauncherApp: Sendable {
         let internalAPI = host.internalAPI(router, "/internal/v1", allowed: ["edge"])
         internalAPI.get("routes") { _, _ in
             JSONResponse(.ok, ["routes": try await store.routes()])
+        }
+
+        // The users service acts on everything a person (or team) runs: on
+        // deactivation (stop, keep), reactivation (resume) and deletion (remove).
+        let owners = host.internalAPI(router, "/internal/v1/owners", allowed: ["users"])
+        owners.post(":owner/stop") { _, context in
+            let owner = try context.parameters.require("owner")
+            var stopped = 0
+            for record in try await store.list(owner: owner) where ["starting", "running"].contains(record.status) {
+                try await store.setStatus(id: record.id, status: "stopping", message: "stopping", upstream: nil)
+                try await supervisor.stop(id: record.id, owner: owner)
+                try await store.setStatus(id: record.id, status: "stopped", message: "stopped: the account was deactivated", upstream: nil)
+                stopped += 1
+            }
+            context.logger.info("stopped an owner's services", metadata: ["owner": "\(owner)", "count": "\(stopped)"])
+            return JSONResponse(.ok, ["stopped": stopped])
+        }
+        owners.post(":owner/resume") { _, context in
+            let owner = try context.parameters.require("owner")
+            var resumed = 0
+            for record in try await store.list(owner: owner) where record.status == "stopped" {
+                try await store.setStatus(id: record.id, status: "starting", message: "resuming", upstream: nil)
+                await supervisor.resume(id: record.id, owner: owner, name: record.name)
+                resumed += 1
+            }
+            return JSONResponse(.ok, ["resumed": resumed])
+        }
+        owners.delete(":owner") { _, context in
+            let owner = try context.parameters.require("owner")
+            var removed = 0
+            for record in try await store.list(owner: owner) {
+                try await store.setStatus(id: record.id, status: "stopping", message: "removing", upstream: nil)
+                try await supervisor.remove(id: record.id, owner: owner)
+                try await store.delete(id: record.id, host: record.host)
+                removed += 1
+            }
+            context.logger.info("removed an owner's services", metadata: ["owner": "\(owner)", "count": "\(removed)"])
+            return JSONResponse(.ok, ["removed": removed])
         }
         return router
     }

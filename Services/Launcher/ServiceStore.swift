@@ -77,7 +77,7 @@ struct ServiceStore: Sendable {
     /// Records a status; with an upstream the route is added, without one it is removed.
     func setStatus(id: UUID, status: String, message: String, upstream: String?) async throws {
         let logger = self.logger
-        try await database.client.withTransaction(logger: logger) { tx in
+        try await database.transaction { tx in
             let rows = try await tx.query(
                 """
                 UPDATE launcher.services SET status = \(status), message = \(message), updated_at = now()
@@ -101,7 +101,7 @@ struct ServiceStore: Sendable {
 
     func delete(id: UUID, host: String) async throws {
         let logger = self.logger
-        try await database.client.withTransaction(logger: logger) { tx in
+        try await database.transaction { tx in
             try await tx.query("DELETE FROM launcher.services WHERE id = \(id)", logger: logger)
             try await Database.notify(LauncherSchema.routesChannel, payload: host, on: tx, logger: logger)
         }

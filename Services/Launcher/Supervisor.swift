@@ -14,12 +14,18 @@ actor Supervisor {
     let logger: Logger
     let readinessTimeout: Duration
     private var starting: [UUID: Task<Void, Never>] = [:]
+    /// Tells the owner how a launch ended (a message in the users service).
+    let notify: @Sendable (_ owner: String, _ kind: String, _ text: String) async -> Void
 
-    init(runtime: any ServiceRuntime, store: ServiceStore, logger: Logger, readinessTimeout: Duration) {
+    init(
+        runtime: any ServiceRuntime, store: ServiceStore, logger: Logger, readinessTimeout: Duration,
+        notify: @escaping @Sendable (_ owner: String, _ kind: String, _ text: String) async -> Void = { _, _, _ in }
+    ) {
         self.runtime = runtime
         self.store = store
         self.logger = logger
         self.readinessTimeout = readinessTimeout
+        self.notify = notify
     }
 
     func launch(id: UUID, spec: WorkloadSpec) {
@@ -28,6 +34,7 @@ actor Supervisor {
         let store = self.store
         let timeout = readinessTimeout
         let logger = self.logger
+        let notify = self.notify
         starting[id] = Task {
             let status: WorkloadStatus
             do {
@@ -44,6 +51,11 @@ actor Supervisor {
             } catch {
                 logger.error("could not record a service's status", metadata: ["error": "\(error)"])
             }
+            switch status.phase {
+            case .running: await notify(spec.owner.username, "service.ready", "\(spec.name) is ready")
+            case .failed: await notify(spec.owner.username, "service.failed", "\(spec.name) failed to start: \(status.message)")
+            default: break
+            }
             self.finished(id)
         }
     }
@@ -55,6 +67,39 @@ actor Supervisor {
         starting[id]?.cancel()
         starting[id] = nil
         try await runtime.remove(WorkloadRef(id: id.uuidString.lowercased(), namespace: UserRecord.namespace(for: owner)))
+    }
+
+    static func ref(_ id: UUID, owner: String) -> WorkloadRef {
+        WorkloadRef(id: id.uuidString.lowercased(), namespace: UserRecord.namespace(for: owner))
+    }
+
+    /// Stops a service but keeps it (scaled to nothing), to be resumed later.
+    func stop(id: UUID, owner: String) async throws {
+        starting[id]?.cancel()
+        starting[id] = nil
+        try await runtime.stop(Self.ref(id, owner: owner))
+    }
+
+    /// Starts a stopped service again in the background, recording how it went.
+    func resume(id: UUID, owner: String, name: String) {
+        starting[id]?.cancel()
+        let runtime = self.runtime
+        let store = self.store
+        let timeout = readinessTimeout
+        let logger = self.logger
+        starting[id] = Task {
+            let status: WorkloadStatus
+            do {
+                status = try await runtime.resume(Self.ref(id, owner: owner), readinessTimeout: timeout)
+            } catch {
+                status = WorkloadStatus(phase: .failed, message: "\(error)")
+            }
+            guard !Task.isCancelled else { return }
+            try? await store.setStatus(
+                id: id, status: status.phase.rawValue, message: status.message, upstream: status.phase == .running ? status.upstream : nil)
+            logger.info("service resumed: \(status.phase.rawValue)", metadata: ["name": "\(name)", "owner": "\(owner)"])
+            self.finished(id)
+        }
     }
 
     /// Marks services whose workload died as failed, withdrawing their routes.

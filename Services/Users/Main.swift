@@ -1,3 +1,4 @@
+import Foundation
 import KnotRuntime
 import KnotServiceKit
 
@@ -8,7 +9,24 @@ struct UsersMain {
         let runtime = RuntimeChoice.makeOrExit(
             program: "knot-\(host.settings.serviceName)", dataDirectory: host.settings.dataDirectory,
             filesRoot: host.settings.filesRoot, logger: host.logger)
-        let app = UsersApp(host: host, runtime: runtime)
-        try await host.run(app.makeApplication(), background: [host.migrationService(UsersSchema.migrations)])
+        let environment = ProcessInfo.processInfo.environment
+        var app = UsersApp(host: host, runtime: runtime)
+        app.messageRetention = TimeInterval(environment["KNOT_MESSAGES_DAYS"].flatMap(Int.init).map { max($0, 1) } ?? 30) * 86400
+        app.archiveFilesOnDelete = environment["KNOT_DELETED_FILES"] != "keep"
+        let seconds = environment["KNOT_RECONCILE_SECONDS"].flatMap(Int.init).map { max($0, 5) } ?? 300
+        let readiness = host.readiness
+        let messages = app.messages
+        try await host.run(
+            app.makeApplication(),
+            background: [
+                host.migrationService(UsersSchema.migrations),
+                SpaceReconcileService(
+                    keeper: app.spaces, interval: .seconds(seconds),
+                    ready: {
+                        guard await readiness.isMigrated else { return false }
+                        try? await messages.sweep()
+                        return true
+                    }),
+            ])
     }
 }

@@ -8,7 +8,7 @@ enum UserValidation {
     static let reserved: Set<String> = [
         "root", "system", "default", "kube", "knot", "api", "auth", "www", "static", "assets",
         "public", "shared", "private", "internal", "admins", "nobody", "edge", "identity", "users",
-        "launcher", "files", "dashboard",
+        "launcher", "files", "dashboard", "teams", "messages", "audit", "me", "archive",
     ]
 
     static func checkUsername(_ name: String) throws {

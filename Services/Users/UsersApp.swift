@@ -1,5 +1,5 @@
-import HTTPTypes
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KnotErrors
 import KnotInternalClient
@@ -7,14 +7,23 @@ import KnotModels
 import KnotRuntime
 import KnotServiceKit
 
-/// The users service: who exists and what they may do. Public routes are
-/// under `/api/v1/users` (through the edge, with an identity assertion);
-/// identity creates and looks up accounts over `/internal/v1/users`.
+/// The users service: who exists, what they may do, their teams, messages and
+/// audit trail, and their space in the runtime. Public routes are under
+/// `/api/v1/users` (through the edge, with an identity assertion); identity and
+/// the launcher use `/internal/v1/…`.
 struct UsersApp: Sendable {
     let host: ServiceHost
     let runtime: any ServiceRuntime
     var store: UserStore { UserStore(database: host.database) }
+    var teams: TeamStore { TeamStore(database: host.database) }
+    var messages: MessageStore { MessageStore(database: host.database, retention: messageRetention) }
     var audit: AuditLog { AuditLog(database: host.database) }
+    var spaces: SpaceKeeper { SpaceKeeper(runtime: runtime, store: store, settings: host.settings, logger: host.logger) }
+    var identity: InternalClient { host.client(for: "identity") }
+    var launcher: InternalClient { host.client(for: "launcher") }
+    var messageRetention: TimeInterval = 30 * 86400
+    /// On deletion, a person's private folder is moved to `<files>/archive/` (true) or left where it is.
+    var archiveFilesOnDelete = true
 
     func makeApplication() -> some ApplicationProtocol {
         host.application(makeRouter())
@@ -23,44 +32,40 @@ struct UsersApp: Sendable {
     func makeRouter() -> Router<KnotRequestContext> {
         let runtime = self.runtime
         let router = host.makeRouter(extraReadiness: [("runtime", { await runtime.readinessProblem() })])
-        let limit = host.settings.maxJSONBody
-
         let api = host.userAPI(router, "/api/v1/users")
-        api.get("me") { _, context in
-            let identity = try context.requireIdentity()
-            guard let user = try await store.find(username: identity.username) else {
-                throw KnotError.notFound("your account no longer exists")
-            }
-            return JSONResponse(.ok, user)
-        }
-        api.get("") { _, context in
-            _ = try context.requireAdmin()
-            return JSONResponse(.ok, ["users": try await store.list()])
-        }
-        api.get("audit") { request, context in
-            let identity = try context.requireIdentity()
-            let limit = min(max(Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
-            let query = request.uri.queryParameters["q"].map(String.init).flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
-            // Admins see everything (or one person's entries); everyone else only entries about themselves.
-            let about = identity.admin ? request.uri.queryParameters["user"].map(String.init) : identity.username
-            return JSONResponse(.ok, ["entries": try await audit.search(about: about, query: query, limit: limit)])
-        }
-        api.post(":username/activate") { _, context in
-            try await setActive(context: context, active: true)
-        }
-        api.post(":username/deactivate") { _, context in
-            try await setActive(context: context, active: false)
-        }
+        PeopleAPI(app: self).register(on: api)
+        TeamsAPI(app: self).register(on: api.group("teams"))
+        registerInternal(router)
+        return router
+    }
 
-        host.internalAPI(router, "/internal/v1/audit").post("") { request, context in
+    func registerInternal(_ router: Router<KnotRequestContext>) {
+        let limit = host.settings.maxJSONBody
+        host.internalAPI(router, "/internal/v1/audit").post("") { request, _ in
             let entry = try await request.decodeJSON(AuditLog.Entry.self, limit: limit)
             try await audit.record(entry)
             return JSONResponse(.created, ["status": "recorded"])
         }
+        host.internalAPI(router, "/internal/v1/messages", allowed: ["launcher", "files", "identity"]).post("") { request, _ in
+            struct Body: Decodable { var username, kind, text: String }
+            let body = try await request.decodeJSON(Body.self, limit: limit)
+            guard let user = try await store.find(username: body.username) else { throw KnotError.notFound("no such user") }
+            // A message to a team goes to each of its members.
+            if user.isTeam {
+                for member in try await teams.members(of: user.id) {
+                    if let person = try await store.find(username: member.username) {
+                        try await messages.post(user: person.id, kind: body.kind, text: "\(user.username): \(body.text)")
+                    }
+                }
+            } else {
+                try await messages.post(user: user.id, kind: body.kind, text: body.text)
+            }
+            return JSONResponse(.created, ["status": "posted"])
+        }
 
         let internalAPI = host.internalAPI(router, "/internal/v1/users")
         internalAPI.post("") { request, context in
-            guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts, not \(context.caller ?? "nobody")") }
+            guard context.caller == "identity" else { throw KnotError.forbidden("only identity creates accounts") }
             let body = try await request.decodeJSON(NewAccount.self, limit: limit)
             let username = body.username
             let email = body.email.trimmingCharacters(in: .whitespaces)
@@ -70,7 +75,7 @@ struct UsersApp: Sendable {
             try UserValidation.checkFullName(fullName)
             let user = try await store.create(
                 username: username, email: email, fullName: fullName, active: body.active ?? false, admin: body.admin ?? false)
-            if user.active { try await provision(user) }
+            if user.active { await spaces.reconcile(user) }
             context.logger.info("account created", metadata: ["username": "\(username)", "active": "\(user.active)"])
             return JSONResponse(.created, user)
         }
@@ -90,6 +95,9 @@ struct UsersApp: Sendable {
             guard let user = try await store.find(id: try userID(context)) else { throw KnotError.notFound("no such user") }
             return JSONResponse(.ok, user)
         }
+        internalAPI.get(":id/teams") { _, context in
+            JSONResponse(.ok, ["teams": try await teams.memberships(of: try userID(context))])
+        }
         internalAPI.post(":id/login") { _, context in
             try await store.recordLogin(id: try userID(context))
             return JSONResponse(.ok, ["status": "recorded"])
@@ -99,7 +107,6 @@ struct UsersApp: Sendable {
             guard try await store.delete(id: try userID(context)) else { throw KnotError.notFound("no such user") }
             return JSONResponse(.ok, ["status": "deleted"])
         }
-        return router
     }
 
     func userID(_ context: KnotRequestContext) throws -> UUID {
@@ -109,47 +116,20 @@ struct UsersApp: Sendable {
         return id
     }
 
-    func setActive(context: KnotRequestContext, active: Bool) async throws -> JSONResponse<UserRecord> {
-        let admin = try context.requireAdmin()
-        let username = try context.parameters.require("username")
-        if !active && username == admin.username {
-            throw KnotError.conflict("you cannot deactivate your own account")
-        }
-        guard let user = try await store.setActive(username: username, active: active) else {
-            throw KnotError.notFound("no user \"\(username.prefix(64))\"")
-        }
-        if active {
-            try await provision(user)
-        } else {
-            // Sessions and tokens end now. Should identity be unreachable, its
-            // own check of the active flag still ends them within seconds.
-            do {
-                _ = try await host.client(for: "identity").post(
-                    "/internal/v1/users/\(user.id.uuidString.lowercased())/revoke", body: Empty(), as: [String: String].self)
-            } catch {
-                context.logger.error("could not end the sessions of a deactivated account", metadata: ["username": "\(user.username)", "error": "\(error)"])
+    /// Tells the launcher to act on everything a profile runs. A launcher that
+    /// cannot be reached is logged, not fatal: the account change stands.
+    func services(of owner: String, _ action: String, context: KnotRequestContext) async {
+        do {
+            switch action {
+            case "remove": try await launcher.delete("/internal/v1/owners/\(owner)")
+            default: _ = try await launcher.post("/internal/v1/owners/\(owner)/\(action)", body: Empty(), as: [String: Int].self)
             }
+        } catch {
+            context.logger.error("the launcher did not act on a profile's services", metadata: ["owner": "\(owner)", "action": "\(action)", "error": "\(error)"])
         }
-        try? await audit.record(
-            .init(actor: admin.username, action: active ? "user.activate" : "user.deactivate", subject: user.username))
-        context.logger.info(
-            active ? "account activated" : "account deactivated",
-            metadata: ["subject": "\(username)", "actor": "\(admin.username)"])
-        return JSONResponse(.ok, user)
     }
 
-    /// Gives an active user their space in the runtime (namespace, folders).
-    func provision(_ user: UserRecord) async throws {
-        let settings = host.settings
-        do {
-            try await runtime.provision(
-                RuntimeUser(
-                    username: user.username, namespace: user.namespace,
-                    privateDirectory: settings.privateDirectory(of: user.username),
-                    sharedDirectory: settings.sharedDirectory))
-        } catch {
-            host.logger.error("provisioning failed", metadata: ["username": "\(user.username)", "error": "\(error)"])
-            throw KnotError.unavailable("the account is active but its space could not be prepared yet: \(error)")
-        }
+    func record(_ actor: String, _ action: String, _ subject: String, detail: String = "") async {
+        try? await audit.record(.init(actor: actor, action: action, subject: subject, detail: detail))
     }
 }

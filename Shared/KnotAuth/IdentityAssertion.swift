@@ -30,12 +30,15 @@ public struct IdentityAssertion: JWTPayload, Equatable {
     public var act: Actor?
     /// The browser session behind the request, when there is one (not for API tokens).
     public var sid: String?
+    /// When a member acts as a team: their role in it (`owner`, `editor`, `viewer`).
+    public var role: String?
 
     public init(
-        user: UUID, username: String, namespace: String, admin: Bool, actor: Actor? = nil, sessionID: UUID? = nil,
+        user: UUID, username: String, namespace: String, admin: Bool, actor: Actor? = nil, sessionID: UUID? = nil, role: String? = nil,
         lifetime: TimeInterval, now: Date = Date()
     ) {
         sid = sessionID?.uuidString.lowercased()
+        self.role = role
         iss = IssuerClaim(value: Self.issuer)
         aud = AudienceClaim(value: [Self.audience])
         sub = SubjectClaim(value: user.uuidString.lowercased())
@@ -48,7 +51,7 @@ public struct IdentityAssertion: JWTPayload, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case iss, aud, sub, exp, iat, admin, act, sid
+        case iss, aud, sub, exp, iat, admin, act, sid, role
         case username = "preferred_username"
         case namespace = "knot_namespace"
     }

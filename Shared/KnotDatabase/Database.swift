@@ -65,3 +65,19 @@ public struct Database: Sendable {
         ).get()
     }
 }
+
+extension Database {
+    /// Runs `body` in one transaction. An error thrown inside comes out as
+    /// itself (PostgresNIO wraps it in `PostgresTransactionError`), so callers
+    /// catch a `KnotError` or a unique violation as if there were no transaction.
+    public func transaction<Result>(
+        file: String = #fileID, line: Int = #line, isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        do {
+            return try await client.withTransaction(logger: logger, file: file, line: line, isolation: isolation, body)
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+}

@@ -11,11 +11,16 @@ public struct UserRecord: Codable, Sendable, Equatable {
     public var namespace: String
     public var createdAt: Date
     public var lastLogin: Date?
+    /// `person`, or `team` for a team profile (its own namespace and folder, no password).
+    public var kind: String
+
+    public var isTeam: Bool { kind == "team" }
 
     public init(
         id: UUID, username: String, email: String, fullName: String, active: Bool, admin: Bool,
-        namespace: String, createdAt: Date, lastLogin: Date?
+        namespace: String, createdAt: Date, lastLogin: Date?, kind: String = "person"
     ) {
+        self.kind = kind
         self.id = id
         self.username = username
         self.email = email
@@ -28,10 +33,24 @@ public struct UserRecord: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, username, email, active, admin, namespace
+        case id, username, email, active, admin, namespace, kind
         case fullName = "full_name"
         case createdAt = "created_at"
         case lastLogin = "last_login"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(UUID.self, forKey: .id)
+        username = try container.decode(String.self, forKey: .username)
+        email = try container.decode(String.self, forKey: .email)
+        fullName = try container.decode(String.self, forKey: .fullName)
+        active = try container.decode(Bool.self, forKey: .active)
+        admin = try container.decode(Bool.self, forKey: .admin)
+        namespace = try container.decode(String.self, forKey: .namespace)
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        lastLogin = try container.decodeIfPresent(Date.self, forKey: .lastLogin)
+        kind = try container.decodeIfPresent(String.self, forKey: .kind) ?? "person"
     }
 
     // Ids go out in lowercase, as in every token's `sub` (Foundation would write uppercase).
@@ -46,10 +65,32 @@ public struct UserRecord: Codable, Sendable, Equatable {
         try container.encode(namespace, forKey: .namespace)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encodeIfPresent(lastLogin, forKey: .lastLogin)
+        try container.encode(kind, forKey: .kind)
     }
 
     /// Knot maps every user to one namespace; the prefix keeps Knot's apart from the cluster's own.
     public static func namespace(for username: String) -> String { "knot-\(username)" }
+}
+
+/// A person's place in a team.
+public struct TeamMembership: Codable, Sendable, Equatable {
+    public var team: String
+    public var teamID: UUID
+    /// `owner` (manages members), `editor` (launches and stops), `viewer` (opens).
+    public var role: String
+
+    public init(team: String, teamID: UUID, role: String) {
+        self.team = team
+        self.teamID = teamID
+        self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case team, role
+        case teamID = "team_id"
+    }
+
+    public static let roles = ["owner", "editor", "viewer"]
 }
 
 /// What identity sends the users service to create an account.
@@ -107,6 +148,8 @@ public struct SessionVerdict: Codable, Sendable {
     public var actor: String?
     /// A `read` API token: only GET and HEAD may pass.
     public var readOnly: Bool?
+    /// The teams the person is in: members may open a team's services.
+    public var teams: [String]?
 
     public init(userID: UUID, username: String, admin: Bool, namespace: String, assertion: String, cacheSeconds: Int) {
         self.userID = userID
@@ -118,7 +161,7 @@ public struct SessionVerdict: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case username, admin, namespace, assertion, actor
+        case username, admin, namespace, assertion, actor, teams
         case userID = "user_id"
         case cacheSeconds = "cache_seconds"
         case readOnly = "read_only"

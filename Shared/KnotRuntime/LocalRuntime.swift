@@ -132,6 +132,12 @@ public actor LocalRuntime: ServiceRuntime {
     }
 
     /// Stops the user's services. Their folders belong to the files service and stay.
+    public func reconcile(_ user: RuntimeUser) async throws -> [String] {
+        let missing = [user.privateDirectory, user.sharedDirectory].filter { !FileManager.default.fileExists(atPath: $0) }
+        try await provision(user)
+        return missing.map { "created folder \($0)" }
+    }
+
     public func deprovision(_ user: RuntimeUser) async throws {
         for ref in try await workloads(in: user.namespace) { try await remove(ref) }
     }

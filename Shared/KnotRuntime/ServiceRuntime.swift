@@ -137,6 +137,10 @@ public protocol ServiceRuntime: Sendable {
     /// Prepares a user's space (namespace, service account, storage…). Idempotent.
     func provision(_ user: RuntimeUser) async throws
 
+    /// Like `provision`, but says what it had to create or repair (empty when
+    /// everything was as it should be), for the periodic reconcile's report.
+    func reconcile(_ user: RuntimeUser) async throws -> [String]
+
     /// Takes a user's space away, with everything running in it. The files stay. Idempotent.
     func deprovision(_ user: RuntimeUser) async throws
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import KnotAuth
+import KnotErrors
 import Logging
 
 /// The request context every Knot service uses. `identity` is set by the
@@ -24,6 +25,15 @@ public struct KnotRequestContext: RequestContext {
     /// The identity, or a 401 when the middleware was not in the chain (a programming error made safe).
     public func requireIdentity() throws -> IdentityAssertion {
         guard let identity else { throw KnotErrorShortcut.unauthorized }
+        return identity
+    }
+
+    /// Someone who may change things: anyone acting as themselves, or a team's owner or editor.
+    public func requireEditor() throws -> IdentityAssertion {
+        let identity = try requireIdentity()
+        if identity.role == "viewer" {
+            throw KnotError.forbidden("viewers of \(identity.username) open its services; its editors launch and stop them")
+        }
         return identity
     }
 

@@ -54,7 +54,7 @@ actor SigningKeys {
     /// Loads every published key, creating the first pair if there is none.
     func load() async throws {
         let logger = database.logger
-        let rows: [StoredKey] = try await database.client.withTransaction(logger: logger) { tx in
+        let rows: [StoredKey] = try await database.transaction { tx in
             // Serialises replicas creating the first keys.
             try await tx.query("SELECT pg_advisory_xact_lock(7041203311)", logger: logger)
             var found = try await Self.publishedKeys(tx, retention: settings.retention, logger: logger)
@@ -71,7 +71,7 @@ actor SigningKeys {
     func rotate() async throws -> [String] {
         let logger = database.logger
         let useAfter = Date().addingTimeInterval(settings.publishLead)
-        let kids: [String] = try await database.client.withTransaction(logger: logger) { tx in
+        let kids: [String] = try await database.transaction { tx in
             try await tx.query("SELECT pg_advisory_xact_lock(7041203311)", logger: logger)
             try await tx.query(
                 "UPDATE identity.signing_keys SET retired_at = \(useAfter) WHERE retired_at IS NULL", logger: logger)

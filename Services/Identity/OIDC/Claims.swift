@@ -44,7 +44,7 @@ struct UserClaims: Codable, Sendable, Equatable {
 
     static let knotNames = ["knot_username", "knot_namespace", "knot_private_dir", "knot_shared_dir", "knot_ingress_url"]
 
-    init(user: UserRecord, scopes: Set<String>, includeKnot: Bool, settings: KnotSettings) {
+    init(user: UserRecord, teams: [String] = [], scopes: Set<String>, includeKnot: Bool, settings: KnotSettings) {
         if scopes.contains("profile") {
             preferredUsername = user.username
             name = user.fullName.isEmpty ? user.username : user.fullName
@@ -54,7 +54,7 @@ struct UserClaims: Codable, Sendable, Equatable {
             // Knot does not verify addresses by mail; only an upstream provider's word counts (none yet).
             emailVerified = false
         }
-        if scopes.contains("groups") { groups = user.admin ? ["admin"] : [] }
+        if scopes.contains("groups") { groups = (user.admin ? ["admin"] : []) + teams }
         if includeKnot {
             knotUsername = user.username
             knotNamespace = user.namespace

@@ -203,7 +203,7 @@ final class ClientRegistry: Sendable {
         let logger = database.logger
         let accessSeconds = client.accessTokenSeconds
         do {
-            try await database.client.withTransaction(logger: logger) { tx in
+            try await database.transaction { tx in
                 let rows = try await tx.query(
                     """
                     INSERT INTO identity.clients (client_id, name, secret_hash, public, first_party, redirect_uris,
@@ -236,7 +236,7 @@ final class ClientRegistry: Sendable {
 
     func delete(_ id: String) async throws {
         let logger = database.logger
-        try await database.client.withTransaction(logger: logger) { tx in
+        try await database.transaction { tx in
             try await tx.query("DELETE FROM identity.clients WHERE client_id = \(id)", logger: logger)
             // Its tokens die with it.
             try await tx.query(

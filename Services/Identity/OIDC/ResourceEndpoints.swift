@@ -66,8 +66,11 @@ extension OIDCProvider {
             }
         }
         let scopes = claims.scopes
+        let teams = scopes.contains("groups") ? try await directory.memberships(user.id).map(\.team) : []
         return try json(
-            Answer(sub: claims.sub.value, user: UserClaims(user: user, scopes: scopes, includeKnot: scopes.contains("knot"), settings: settings)))
+            Answer(
+                sub: claims.sub.value,
+                user: UserClaims(user: user, teams: teams, scopes: scopes, includeKnot: scopes.contains("knot"), settings: settings)))
     }
 
     // MARK: introspection (RFC 7662)

@@ -179,7 +179,9 @@ extension OIDCProvider {
                 iss: issuer, sub: subject, aud: client.clientID, exp: now.addingTimeInterval(lifetimes.idToken), iat: now,
                 authTime: family.authTime, nonce: nonce, atHash: IDTokenClaims.hashHalf(access),
                 sid: family.sessionID?.uuidString.lowercased(),
-                user: UserClaims(user: user, scopes: scopes, includeKnot: knot || !family.claims.isEmpty, settings: settings))
+                user: UserClaims(
+                    user: user, teams: scopes.contains("groups") ? try await directory.memberships(user.id).map(\.team) : [],
+                    scopes: scopes, includeKnot: knot || !family.claims.isEmpty, settings: settings))
             let algorithm = SigningKeys.Algorithm(rawValue: client.idTokenAlgorithm) ?? .rs256
             answer.id_token = try await keys.ring().sign(claims, with: algorithm)
         }

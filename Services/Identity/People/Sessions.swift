@@ -68,7 +68,7 @@ struct SessionStore: Sendable {
 
     /// Ends one session and the refresh tokens that live only as long as it.
     func revoke(_ token: String) async throws -> [UUID] {
-        try await database.client.withTransaction(logger: database.logger) { tx in
+        try await database.transaction { tx in
             let rows = try await tx.query(
                 "UPDATE identity.sessions SET revoked_at = now() WHERE token_hash = \(Self.digest(token)) AND revoked_at IS NULL RETURNING id",
                 logger: database.logger)
@@ -81,7 +81,7 @@ struct SessionStore: Sendable {
     /// Ends every session of a user, except `keep` (after a password change,
     /// the session that changed it). With `everything`, every token family too.
     func revokeAll(userID: UUID, except keep: UUID? = nil, everything: Bool) async throws -> [UUID] {
-        try await database.client.withTransaction(logger: database.logger) { tx in
+        try await database.transaction { tx in
             let rows = try await tx.query(
                 """
                 UPDATE identity.sessions SET revoked_at = now()
@@ -103,7 +103,7 @@ struct SessionStore: Sendable {
     /// Keeps the login time and expiry; ends the refresh tokens bound to the old session.
     func replace(_ token: String, actingAs: UUID?) async throws -> (token: String, revokedFamilies: [UUID]) {
         let fresh = Self.newToken()
-        let families: [UUID] = try await database.client.withTransaction(logger: database.logger) { tx in
+        let families: [UUID] = try await database.transaction { tx in
             let rows = try await tx.query(
                 """
                 UPDATE identity.sessions SET revoked_at = now()

@@ -13,6 +13,7 @@ final class UserDirectory: Sendable {
     let users: InternalClient
     let ttl: Duration
     private let cache = NIOLockedValueBox<[UUID: (UserRecord, ContinuousClock.Instant)]>([:])
+    private let teamCache = NIOLockedValueBox<[UUID: ([TeamMembership], ContinuousClock.Instant)]>([:])
 
     init(users: InternalClient, ttl: Duration = .seconds(5)) {
         self.users = users
@@ -66,5 +67,21 @@ final class UserDirectory: Sendable {
         }
     }
 
-    func forget(_ id: UUID) { _ = cache.withLockedValue { $0.removeValue(forKey: id) } }
+    /// The teams a person is in, with their roles (remembered as briefly as records).
+    func memberships(_ id: UUID, fresh: Bool = false) async throws -> [TeamMembership] {
+        let now = ContinuousClock.now
+        if !fresh, let (teams, fetched) = teamCache.withLockedValue({ $0[id] }), now - fetched < ttl { return teams }
+        struct Answer: Decodable { var teams: [TeamMembership] }
+        let teams = try await users.get("/internal/v1/users/\(id.uuidString.lowercased())/teams", as: Answer.self).teams
+        teamCache.withLockedValue { cache in
+            if cache.count > 20_000 { cache.removeAll() }
+            cache[id] = (teams, now)
+        }
+        return teams
+    }
+
+    func forget(_ id: UUID) {
+        _ = cache.withLockedValue { $0.removeValue(forKey: id) }
+        _ = teamCache.withLockedValue { $0.removeValue(forKey: id) }
+    }
 }

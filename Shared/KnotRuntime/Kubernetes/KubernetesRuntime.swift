@@ -34,6 +34,31 @@ public struct KubernetesRuntime: ServiceRuntime {
         logger.info("user space ready", metadata: ["namespace": "\(user.namespace)"])
     }
 
+    /// Reads each object before applying it: missing ones are created, ones
+    /// whose apply changed them (their resourceVersion moved) were drifted and
+    /// are repaired; an object already right is left untouched by the API server.
+    public func reconcile(_ user: RuntimeUser) async throws -> [String] {
+        var changes: [String] = []
+        for object in try UserSpace(settings: settings, user: user).objects() {
+            let resource = try await client.resource(apiVersion: object.apiVersion, kind: object.kind)
+            let name = object.name ?? ""
+            let before: UnstructuredObject?
+            do {
+                before = try await client.get(resource, name, namespace: resource.namespaced ? object.namespace : nil)
+            } catch let error as KubernetesAPIError where error.isNotFound {
+                before = nil
+            }
+            let after = try await client.apply(object, resource: resource)
+            let label = "\(object.kind)/\(name)"
+            if before == nil {
+                changes.append("created \(label)")
+            } else if before?.resourceVersion != after.resourceVersion {
+                changes.append("repaired \(label)")
+            }
+        }
+        return changes
+    }
+
     public func deprovision(_ user: RuntimeUser) async throws {
         let space = UserSpace(settings: settings, user: user)
         do {
