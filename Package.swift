@@ -135,7 +135,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "KnotUsers",
-            dependencies: ["KnotServiceKit", "KnotRuntime"],
+            dependencies: [
+                "KnotServiceKit", "KnotRuntime",
+                // The admission webhook's own HTTPS listener.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             path: "Services/Users"
         ),
         .executableTarget(

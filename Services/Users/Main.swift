@@ -16,6 +16,7 @@ struct UsersMain {
         let seconds = environment["KNOT_RECONCILE_SECONDS"].flatMap(Int.init).map { max($0, 5) } ?? 300
         let readiness = host.readiness
         let messages = app.messages
+        let admission = try AdmissionServer.make(host: host, store: app.store, environment: environment).map { [$0] } ?? []
         try await host.run(
             app.makeApplication(),
             background: [
@@ -27,6 +28,6 @@ struct UsersMain {
                         try? await messages.sweep()
                         return true
                     }),
-            ])
+            ] + admission)
     }
 }

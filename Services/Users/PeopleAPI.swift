@@ -189,7 +189,7 @@ struct PeopleAPI: Sendable {
         }
         if active {
             // The account is active even if its space has to wait for the runtime: the state says so.
-            await app.spaces.reconcile(user)
+            await app.spaces.reconcile(user, report: false)
             if !before.active {
                 try? await app.messages.post(user: user.id, kind: "account.activated", text: "Your account is active. Welcome to Knot.")
                 await app.services(of: username, "resume", context: context)
@@ -218,6 +218,8 @@ struct PeopleAPI: Sendable {
         guard let user = try await store.setAdmin(username: username, admin: admin) else {
             throw KnotError.notFound("no user \"\(username.prefix(64))\"")
         }
+        // The admin file domain follows the role at once (claim added, or withdrawn).
+        if user.active { await app.spaces.reconcile(user, report: false) }
         await app.record(actor.username, admin ? "user.promote" : "user.demote", username)
         return JSONResponse(.ok, user)
     }

@@ -18,14 +18,22 @@ struct SpaceKeeper: Sendable {
     func runtimeUser(_ user: UserRecord) -> RuntimeUser {
         RuntimeUser(
             username: user.username, namespace: user.namespace, privateDirectory: settings.privateDirectory(of: user.username),
-            sharedDirectory: settings.sharedDirectory)
+            sharedDirectory: settings.sharedDirectory, admin: user.admin)
     }
 
-    /// Brings one space to what it should be; returns what had to change, and records the state.
+    /// Brings one space to what it should be and records the state. With
+    /// `report`, each object is read first so the answer says what had to
+    /// change (the periodic round); without, objects are only applied (an
+    /// activation, which needs no report and half the requests).
     @discardableResult
-    func reconcile(_ user: UserRecord) async -> (state: String, changes: [String]) {
+    func reconcile(_ user: UserRecord, report: Bool = true) async -> (state: String, changes: [String]) {
         do {
-            let changes = try await runtime.reconcile(runtimeUser(user))
+            var changes: [String] = []
+            if report {
+                changes = try await runtime.reconcile(runtimeUser(user))
+            } else {
+                try await runtime.provision(runtimeUser(user))
+            }
             try? await store.setSpace(id: user.id, state: "ready", detail: changes.isEmpty ? "" : changes.joined(separator: "; "))
             if !changes.isEmpty {
                 logger.notice("space repaired", metadata: ["profile": "\(user.username)", "changes": "\(changes.joined(separator: "; "))"])

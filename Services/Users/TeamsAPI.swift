@@ -47,7 +47,7 @@ struct TeamsAPI: Sendable {
             let fullName = (body.fullName ?? "").trimmingCharacters(in: .whitespaces)
             try UserValidation.checkFullName(fullName)
             let team = try await teams.create(name: body.name, fullName: fullName, owner: person.id)
-            await app.spaces.reconcile(team)
+            await app.spaces.reconcile(team, report: false)
             await app.record(person.username, "team.create", team.username)
             return JSONResponse(.created, TeamView(team: team, members: try await teams.members(of: team.id)))
         }

@@ -75,7 +75,7 @@ struct UsersApp: Sendable {
             try UserValidation.checkFullName(fullName)
             let user = try await store.create(
                 username: username, email: email, fullName: fullName, active: body.active ?? false, admin: body.admin ?? false)
-            if user.active { await spaces.reconcile(user) }
+            if user.active { await spaces.reconcile(user, report: false) }
             context.logger.info("account created", metadata: ["username": "\(username)", "active": "\(user.active)"])
             return JSONResponse(.created, user)
         }

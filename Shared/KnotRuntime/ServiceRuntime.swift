@@ -7,12 +7,26 @@ public struct RuntimeUser: Sendable, Codable, Equatable {
     /// Where the user's private folder is, as the runtime mounts it.
     public var privateDirectory: String
     public var sharedDirectory: String
+    /// Administrators also get the admin file domain (templates, theme).
+    public var admin: Bool
 
-    public init(username: String, namespace: String, privateDirectory: String, sharedDirectory: String) {
+    public init(username: String, namespace: String, privateDirectory: String, sharedDirectory: String, admin: Bool = false) {
         self.username = username
         self.namespace = namespace
         self.privateDirectory = privateDirectory
         self.sharedDirectory = sharedDirectory
+        self.admin = admin
+    }
+
+    enum CodingKeys: String, CodingKey { case username, namespace, privateDirectory, sharedDirectory, admin }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        username = try container.decode(String.self, forKey: .username)
+        namespace = try container.decode(String.self, forKey: .namespace)
+        privateDirectory = try container.decode(String.self, forKey: .privateDirectory)
+        sharedDirectory = try container.decode(String.self, forKey: .sharedDirectory)
+        admin = try container.decodeIfPresent(Bool.self, forKey: .admin) ?? false
     }
 }
 

@@ -201,6 +201,73 @@ final class KubernetesIntegrationTests: XCTestCase {
         XCTAssertNil(volume)
     }
 
+    /// The per-user space as the users service reconciles it: the exact objects
+    /// on first run, nothing changed on the second, and drift repaired and reported.
+    func testReconcileCreatesTheExactSpaceChangesNothingTwiceAndReportsRepairs() async throws {
+        var settings = KubernetesRuntimeSettings()
+        settings.quota = ["pods": "7", "requests.cpu": "3"]
+        let runtime = try runtime(settings)
+        let first = try await runtime.reconcile(ada)
+        XCTAssertEqual(
+            first,
+            [
+                "created Namespace/knot-ada", "created ServiceAccount/knot-user", "created RoleBinding/knot-user-admin",
+                "created Role/knot-launcher-impersonation", "created RoleBinding/knot-launcher-impersonation",
+                "created ResourceQuota/knot-quota", "created LimitRange/knot-limits", "created NetworkPolicy/knot-isolation",
+                "created PersistentVolume/knot-ada-private", "created PersistentVolumeClaim/knot-private",
+                "created PersistentVolume/knot-ada-shared", "created PersistentVolumeClaim/knot-shared",
+            ])
+        let kube = runtime.client
+        let namespace = try await kube.get(Namespace.self, "knot-ada")
+        XCTAssertEqual(namespace.metadata.labels?["app.kubernetes.io/managed-by"], "knot")
+        XCTAssertEqual(namespace.metadata.labels?["knot.io/user"], "ada")
+        let binding = try await kube.get(RoleBinding.self, "knot-user-admin", namespace: "knot-ada")
+        XCTAssertEqual(binding.roleRef.kind, "ClusterRole")
+        XCTAssertEqual(binding.roleRef.name, "admin", "the namespaced admin role, never cluster-admin")
+        XCTAssertEqual(binding.subjects?.map(\.name), ["knot-user"])
+        XCTAssertEqual(binding.subjects?.map(\.namespace), ["knot-ada"])
+        let quota = try await kube.get(ResourceQuota.self, "knot-quota", namespace: "knot-ada")
+        XCTAssertEqual(quota.spec?.hard, ["pods": "7", "requests.cpu": "3"])
+        let policy = try await kube.get(NetworkPolicy.self, "knot-isolation", namespace: "knot-ada")
+        XCTAssertEqual(policy.spec.policyTypes, ["Ingress"])
+        XCTAssertEqual(policy.spec.podSelector, LabelSelector(), "every pod of the namespace")
+        let peers = policy.spec.ingress?.first?.from ?? []
+        XCTAssertEqual(peers.count, 2)
+        XCTAssertEqual(peers[0].podSelector, LabelSelector(), "pods of the same namespace")
+        XCTAssertEqual(peers[1].namespaceSelector?.matchLabels, ["kubernetes.io/metadata.name": settings.edgeNamespace])
+        let claim = try await kube.get(PersistentVolumeClaim.self, "knot-private", namespace: "knot-ada")
+        XCTAssertEqual(claim.spec.volumeName, "knot-ada-private")
+        XCTAssertEqual(claim.spec.accessModes, ["ReadWriteMany"])
+
+        let second = try await runtime.reconcile(ada)
+        XCTAssertEqual(second, [], "a second reconcile changes nothing")
+
+        // Someone deletes the quota and edits the limits: the next round puts both back and says so.
+        try await kube.deleteIfPresent(.resourceQuota, "knot-quota", namespace: "knot-ada")
+        _ = try await kube.mergePatch(LimitRange.self, "knot-limits", namespace: "knot-ada", patch: ["spec": ["limits": [["type": "Container", "default": ["cpu": "64"]]]]])
+        let third = try await runtime.reconcile(ada)
+        XCTAssertEqual(third, ["created ResourceQuota/knot-quota", "repaired LimitRange/knot-limits"])
+        let restored = try await kube.get(LimitRange.self, "knot-limits", namespace: "knot-ada")
+        XCTAssertEqual(restored.spec.limits.first?.default, settings.defaultLimit)
+        let fourth = try await runtime.reconcile(ada)
+        XCTAssertEqual(fourth, [])
+    }
+
+    /// The admin file domain exists only while the person is an administrator.
+    func testTheAdminDomainFollowsTheRole() async throws {
+        let runtime = try runtime()
+        var grace = RuntimeUser(username: "grace", namespace: "knot-grace", privateDirectory: "/f/private/grace", sharedDirectory: "/f/shared", admin: true)
+        let made = try await runtime.reconcile(grace)
+        XCTAssertTrue(made.contains("created PersistentVolumeClaim/knot-admin"), "\(made)")
+        let volume = try await runtime.client.get(PersistentVolume.self, "knot-grace-admin")
+        XCTAssertEqual(volume.spec.claimRef?.name, "knot-admin")
+        grace.admin = false
+        let withdrawn = try await runtime.reconcile(grace)
+        XCTAssertEqual(withdrawn, ["removed PersistentVolumeClaim/knot-admin", "removed PersistentVolume/knot-grace-admin"])
+        let again = try await runtime.reconcile(grace)
+        XCTAssertEqual(again, [])
+    }
+
     static let webTemplate = """
         apiVersion: v1
         kind: ConfigMap

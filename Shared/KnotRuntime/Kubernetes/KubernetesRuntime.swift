@@ -28,6 +28,7 @@ public struct KubernetesRuntime: ServiceRuntime {
     // MARK: Users' spaces
 
     public func provision(_ user: RuntimeUser) async throws {
+        _ = try await withdrawAdminDomain(from: user)
         for object in try UserSpace(settings: settings, user: user).objects() {
             _ = try await client.apply(object, resource: try await client.resource(apiVersion: object.apiVersion, kind: object.kind))
         }
@@ -38,7 +39,7 @@ public struct KubernetesRuntime: ServiceRuntime {
     /// whose apply changed them (their resourceVersion moved) were drifted and
     /// are repaired; an object already right is left untouched by the API server.
     public func reconcile(_ user: RuntimeUser) async throws -> [String] {
-        var changes: [String] = []
+        var changes = try await withdrawAdminDomain(from: user)
         for object in try UserSpace(settings: settings, user: user).objects() {
             let resource = try await client.resource(apiVersion: object.apiVersion, kind: object.kind)
             let name = object.name ?? ""
@@ -59,6 +60,26 @@ public struct KubernetesRuntime: ServiceRuntime {
         return changes
     }
 
+    /// A person who is no longer an administrator loses the admin domain's
+    /// claim and volume, or a pod of theirs could still mount it by name.
+    func withdrawAdminDomain(from user: RuntimeUser) async throws -> [String] {
+        guard !user.admin else { return [] }
+        let space = UserSpace(settings: settings, user: user)
+        var removed: [String] = []
+        // One already being deleted (held by its protection finalizer until no pod uses it) is not reported twice.
+        if let claim = try await client.getIfPresent(PersistentVolumeClaim.self, KubernetesRuntimeSettings.adminClaim, namespace: user.namespace),
+            claim.metadata.deletionTimestamp == nil
+        {
+            try await client.deleteIfPresent(.persistentVolumeClaim, KubernetesRuntimeSettings.adminClaim, namespace: user.namespace)
+            removed.append("removed PersistentVolumeClaim/\(KubernetesRuntimeSettings.adminClaim)")
+        }
+        if let volume = try await client.getIfPresent(PersistentVolume.self, space.adminVolumeName), volume.metadata.deletionTimestamp == nil {
+            try await client.deleteIfPresent(.persistentVolume, space.adminVolumeName)
+            removed.append("removed PersistentVolume/\(space.adminVolumeName)")
+        }
+        return removed
+    }
+
     public func deprovision(_ user: RuntimeUser) async throws {
         let space = UserSpace(settings: settings, user: user)
         do {
@@ -67,7 +88,7 @@ public struct KubernetesRuntime: ServiceRuntime {
             // Already being deleted: Kubernetes is removing its contents.
         }
         // The volumes are kept by policy (Retain): the files belong to the files service.
-        for volume in [space.privateVolumeName, space.sharedVolumeName] {
+        for volume in [space.privateVolumeName, space.sharedVolumeName, space.adminVolumeName] {
             try await client.deleteIfPresent(.persistentVolume, volume)
         }
         logger.info("user space removed", metadata: ["namespace": "\(user.namespace)"])

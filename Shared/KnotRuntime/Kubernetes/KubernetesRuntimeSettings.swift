@@ -30,6 +30,8 @@ public struct KubernetesRuntimeSettings: Sendable, Equatable {
     public static let userAccount = "knot-user"
     public static let privateClaim = "knot-private"
     public static let sharedClaim = "knot-shared"
+    /// Only in administrators' namespaces: the admin file domain.
+    public static let adminClaim = "knot-admin"
 
     public init(
         quota: [String: String] = [

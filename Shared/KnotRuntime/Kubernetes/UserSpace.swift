@@ -28,6 +28,7 @@ public struct UserSpace: Sendable {
 
     public var privateVolumeName: String { "knot-\(user.username)-private" }
     public var sharedVolumeName: String { "knot-\(user.username)-shared" }
+    public var adminVolumeName: String { "knot-\(user.username)-admin" }
 
     /// In the order they must be applied: the namespace first, claims after their volumes.
     public func objects() throws -> [UnstructuredObject] {
@@ -76,6 +77,12 @@ public struct UserSpace: Sendable {
             volume(sharedVolumeName, relativePath: "shared", claim: KubernetesRuntimeSettings.sharedClaim),
             claim(KubernetesRuntimeSettings.sharedClaim, volume: sharedVolumeName),
         ]
+        if user.admin {
+            objects += [
+                volume(adminVolumeName, relativePath: "admin", claim: KubernetesRuntimeSettings.adminClaim),
+                claim(KubernetesRuntimeSettings.adminClaim, volume: adminVolumeName),
+            ]
+        }
         return try objects.map { try $0.unstructured() }
     }
 
