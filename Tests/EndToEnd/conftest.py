@@ -102,6 +102,16 @@ def admin(knot):
     return knot.login("admin", knot.admin_password)
 
 
+def wait_until(check, seconds, what):
+    """Polls `check` until it holds; fails naming `what` after `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds}s: {what}")
+
+
 def unique(prefix):
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 

@@ -67,15 +67,7 @@ def unique_id(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def wait_until(predicate, timeout, what):
-    """Polls `predicate` until it is true; fails with `what` after `timeout` seconds."""
-    deadline = time.time() + timeout
-    while True:
-        if predicate():
-            return
-        if time.time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        time.sleep(0.25)
+from conftest import wait_until  # noqa: E402,F401  (re-exported for the OIDC tests)
 
 
 def params_of(location):

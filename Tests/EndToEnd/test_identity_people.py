@@ -3,7 +3,7 @@ leaves, admin password resets, deactivation ending everything at once,
 personal API tokens at the edge, and the pages' CSRF protection."""
 import time
 
-from conftest import unique
+from conftest import unique, wait_until
 
 PASSWORD = "a long enough password"
 
@@ -12,13 +12,6 @@ def me(knot, session, **kwargs):
     return session.get(f"{knot.url}/api/v1/users/me", **kwargs)
 
 
-def wait_until(check, seconds, what):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {seconds}s: {what}")
 
 
 def cache_seconds(knot):

@@ -4,7 +4,7 @@ person's services and reactivation resuming them, deletion, teams with
 owner/editor/viewer roles and profile switching, and messages."""
 import time
 
-from conftest import unique
+from conftest import unique, wait_until
 
 PASSWORD = "a long enough password"
 
@@ -17,13 +17,6 @@ def error_code(answer):
     return answer.json()["error"]["code"]
 
 
-def wait_until(check, seconds, what):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {seconds}s: {what}")
 
 
 def launch(knot, session, name):
