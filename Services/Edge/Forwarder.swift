@@ -61,15 +61,18 @@ struct Forwarder: Sendable {
         if let assertion = identity.assertion { outgoing.headers.add(name: KnotHeader.assertion, value: assertion) }
         if let username = identity.username { outgoing.headers.add(name: KnotHeader.user, value: username) }
 
+        var relay: BodyRelay?
         if request.method != .get && request.method != .head {
             let length = request.headers[.contentLength].flatMap(Int64.init)
-            outgoing.body = .stream(request.body, length: length.map { .known($0) } ?? .unknown)
+            relay = BodyRelay(request.body)
+            outgoing.body = .stream(relay!, length: length.map { .known($0) } ?? .unknown)
         }
 
         let answer: HTTPClientResponse
         do {
             answer = try await client.execute(outgoing, timeout: timeout)
         } catch {
+            await relay?.stop()
             context.logger.warning("upstream failed", metadata: ["upstream": "\(base)", "error": "\(error)"])
             throw KnotError(.badGateway, code: "upstream_unavailable", message: "the service behind \(publicHost) is not answering")
         }
@@ -81,12 +84,21 @@ struct Forwarder: Sendable {
             if let fieldName = HTTPField.Name(header.name) { headers.append(HTTPField(name: fieldName, value: header.value)) }
         }
         let length = answer.headers.first(name: "content-length").flatMap(Int.init)
+        if request.method == .head { await relay?.stop() }
         let body =
             request.method == .head
             ? ResponseBody()
-            : ResponseBody(contentLength: length) { writer in
-                for try await chunk in answer.body { try await writer.write(chunk) }
+            : ResponseBody(contentLength: length) { [relay] writer in
+                do {
+                    for try await chunk in answer.body { try await writer.write(chunk) }
+                } catch {
+                    await relay?.stop()
+                    throw error
+                }
                 try await writer.finish(nil)
+                // The answer is out; whatever the upstream did not read is the server's to drain,
+                // once the relay's last read has returned (the client may still be sending).
+                await relay?.stop()
             }
         return Response(status: HTTPResponse.Status(code: Int(answer.status.code)), headers: headers, body: body)
     }

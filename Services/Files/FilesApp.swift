@@ -48,6 +48,8 @@ struct FilesApp: Sendable {
             }
             return JSONResponse(.created, ["domain": domain.rawValue, "path": path.display])
         }
+        api.post("move") { request, context in try await transfer(request, context, copy: false) }
+        api.post("copy") { request, context in try await transfer(request, context, copy: true) }
         api.get("**") { request, context in try await get(request, context) }
         api.head("**") { request, context in try await get(request, context) }
         api.put("**") { request, context in
@@ -106,71 +108,119 @@ struct FilesApp: Sendable {
         return (try domain(String(first), for: identity), try SafePath.parse(encoded: parts.dropFirst()))
     }
 
+    /// A folder: its listing (`?limit=&after=` pages it, `?archive=tar`
+    /// streams it whole); a file: its content (ranges, validators), or with
+    /// `?stat` its entry.
     func get(_ request: Request, _ context: KnotRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let (domain, path) = try locate(request, identity)
         let root = root(of: domain, for: identity)
+        let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
         if path.components.isEmpty {
-            let entries = try await FileOperations.blocking {
-                try FileOperations.list(DirectoryHandle.open(root: root, path: path, create: true))
-            }
-            return try JSONResponse(.ok, Listing(domain: domain.rawValue, path: "/", entries: entries)).makeResponse()
+            let folder = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path, create: true) }
+            return try await folderAnswer(folder, domain: domain, path: path, name: domain.rawValue, query: query)
         }
         let parent = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path.parent, create: false) }
         switch FileOperations.kind(in: parent, name: path.name!) {
         case nil:
             throw KnotError.notFound("\(path.display) does not exist")
         case .folder:
-            let entries = try await FileOperations.blocking {
-                try FileOperations.list(DirectoryHandle.open(root: root, path: path, create: false))
-            }
-            return try JSONResponse(.ok, Listing(domain: domain.rawValue, path: path.display, entries: entries)).makeResponse()
+            let folder = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path, create: false) }
+            return try await folderAnswer(folder, domain: domain, path: path, name: path.name!, query: query)
         case .other:
             throw KnotError.forbidden("\(path.display) is a link or special file; it cannot be downloaded")
         case .file:
-            return try await download(parent: parent, path: path, headOnly: request.method == .head)
+            let download = try await FileOperations.blocking { try Download.open(in: parent, name: path.name!, path: path) }
+            if query["stat"] != nil {
+                download.fd.close()
+                return try JSONResponse(
+                    .ok, Stat(name: path.name!, kind: "file", size: download.size, modified: download.modified, etag: download.etag)
+                ).makeResponse()
+            }
+            return download.response(for: request)
         }
+    }
+
+    func folderAnswer(
+        _ folder: DirectoryHandle, domain: Domain, path: SafePath, name: String, query: [String: String]
+    ) async throws -> Response {
+        if let format = query["archive"] {
+            guard format == "tar" else { throw KnotError.badRequest("archive must be tar", code: "invalid_archive") }
+            let filename = name + ".tar"
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/x-tar", .contentDisposition: Self.attachment(filename), .cacheControl: "no-store",
+                    HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                ],
+                body: FolderArchive.tar(folder, top: name, path: path))
+        }
+        if query["stat"] != nil {
+            return try JSONResponse(.ok, Stat(name: name, kind: "folder", size: 0, modified: Date(), etag: nil)).makeResponse()
+        }
+        var limit = 1000
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...10000).contains(value) else {
+                throw KnotError.badRequest("limit must be between 1 and 10000", code: "invalid_limit")
+            }
+            limit = value
+        }
+        let after = query["after"]
+        let all = try await FileOperations.blocking { try FileOperations.list(folder) }
+        // Pages follow the listing's own order (folders first, then by name), resumed after a name.
+        let start = after.flatMap { cursor in all.firstIndex { $0.name == cursor }.map { $0 + 1 } } ?? 0
+        let page = Array(all[min(start, all.count)...].prefix(limit))
+        let next = start + page.count < all.count ? page.last?.name : nil
+        return try JSONResponse(
+            .ok, Listing(domain: domain.rawValue, path: path.display, entries: page, total: all.count, next: next)
+        ).makeResponse()
     }
 
     struct Listing: Encodable, Sendable {
         var domain: String
         var path: String
         var entries: [FileEntry]
+        var total: Int
+        /// Give as `after` for the next page; absent on the last one.
+        var next: String?
     }
 
-    func download(parent: DirectoryHandle, path: SafePath, headOnly: Bool) async throws -> Response {
-        let (fd, size) = try FileOperations.openForReading(in: parent, name: path.name!, path: path)
-        var headers: HTTPFields = [
-            .contentType: "application/octet-stream",
-            .contentLength: "\(size)",
-            .contentDisposition: Self.attachment(path.name!),
-            HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-            .contentSecurityPolicy: "sandbox; default-src 'none'",
-            .cacheControl: "private, no-cache",
-        ]
-        headers[.acceptRanges] = "none"
-        if headOnly {
-            close(fd)
-            return Response(status: .ok, headers: headers, body: .init())
+    struct Stat: Encodable, Sendable {
+        var name: String
+        var kind: String
+        var size: Int64
+        var modified: Date
+        var etag: String?
+    }
+
+    /// `POST /api/v1/files/move` and `/copy`: `{from: {domain, path}, to: {domain, path}, overwrite}`.
+    func transfer(_ request: Request, _ context: KnotRequestContext, copy: Bool) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let body = try await request.decodeJSON(Transfers.Request.self, limit: host.settings.maxJSONBody)
+        let fromDomain = try domain(body.from.domain, for: identity)
+        let toDomain = try domain(body.to.domain, for: identity)
+        let from = try SafePath.parse(body.from.path)
+        let to = try SafePath.parse(body.to.path)
+        guard let fromName = from.name, let toName = to.name else {
+            throw KnotError.badRequest("a domain's root cannot be moved or copied, nor replaced", code: "invalid_path")
         }
-        let handle = FileDescriptorBox(fd)
-        let body = ResponseBody(contentLength: Int(size)) { writer in
-            defer { handle.close() }
-            while true {
-                let chunk = try await FileOperations.blocking { () -> ByteBuffer in
-                    var buffer = ByteBufferAllocator().buffer(capacity: 64 * 1024)
-                    let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { raw in
-                        read(handle.fd, raw.baseAddress!, raw.count)
-                    }
-                    guard count >= 0 else { throw FileErrors.from(errno: errno, path: path) }
-                    return buffer
-                }
-                if chunk.readableBytes == 0 { break }
-                try await writer.write(chunk)
+        let fromRoot = root(of: fromDomain, for: identity)
+        let toRoot = root(of: toDomain, for: identity)
+        if fromRoot == toRoot && to.components.starts(with: from.components) {
+            throw KnotError.conflict("\(from.display) cannot go inside itself", code: "into_itself")
+        }
+        let overwrite = body.overwrite ?? false
+        try await FileOperations.blocking {
+            let source = try DirectoryHandle.open(root: fromRoot, path: from.parent, create: false)
+            let target = try DirectoryHandle.open(root: toRoot, path: to.parent, create: true)
+            if copy {
+                try Transfers.copy(from: source, fromName, to: target, toName, overwrite: overwrite, path: to)
+            } else {
+                try Transfers.move(from: source, fromName, to: target, toName, overwrite: overwrite, path: to)
             }
-            try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: headers, body: body)
+        context.logger.info(copy ? "copied" : "moved", metadata: ["from": "\(fromDomain.rawValue)\(from.display)", "to": "\(toDomain.rawValue)\(to.display)"])
+        return try JSONResponse(.created, ["domain": toDomain.rawValue, "path": to.display]).makeResponse()
     }
 
     /// `attachment; filename="…"; filename*=UTF-8''…` with the name made safe for a header.
