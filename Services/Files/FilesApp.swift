@@ -35,8 +35,9 @@ struct FilesApp: Sendable {
         let api = host.userAPI(router, "/api/v1/files")
         let limit = host.settings.maxJSONBody
 
+        ResumableUploads(app: self).register(on: api)
         api.post("folders") { request, context in
-            let identity = try context.requireIdentity()
+            let identity = try context.requireEditor()
             let body = try await request.decodeJSON(FolderRequest.self, limit: limit)
             let domain = try domain(body.domain, for: identity)
             let path = try SafePath.parse(body.path)
@@ -53,7 +54,7 @@ struct FilesApp: Sendable {
         api.get("**") { request, context in try await get(request, context) }
         api.head("**") { request, context in try await get(request, context) }
         api.put("**") { request, context in
-            let identity = try context.requireIdentity()
+            let identity = try context.requireEditor()
             let (domain, path) = try locate(request, identity)
             guard let name = path.name else { throw KnotError.badRequest("give the file's path", code: "invalid_path") }
             if let length = request.headers[.contentLength].flatMap(Int64.init), length > operations.maxUploadBytes {
@@ -67,7 +68,7 @@ struct FilesApp: Sendable {
             return JSONResponse(.created, FileEntry(name: name, kind: "file", size: size, modified: Date()))
         }
         api.delete("**") { request, context in
-            let identity = try context.requireIdentity()
+            let identity = try context.requireEditor()
             let (domain, path) = try locate(request, identity)
             guard let name = path.name else { throw KnotError.badRequest("the domain's root cannot be deleted", code: "invalid_path") }
             let recursive = request.uri.queryParameters["recursive"] == "true"
@@ -90,8 +91,12 @@ struct FilesApp: Sendable {
     }
 
     func root(of domain: Domain, for identity: IdentityAssertion) -> String {
+        root(of: domain, owner: identity.username)
+    }
+
+    func root(of domain: Domain, owner: String) -> String {
         switch domain {
-        case .private: host.settings.privateDirectory(of: identity.username)
+        case .private: host.settings.privateDirectory(of: owner)
         case .shared: host.settings.sharedDirectory
         case .admin: host.settings.filesRoot + "/admin"
         }
@@ -195,7 +200,7 @@ struct FilesApp: Sendable {
 
     /// `POST /api/v1/files/move` and `/copy`: `{from: {domain, path}, to: {domain, path}, overwrite}`.
     func transfer(_ request: Request, _ context: KnotRequestContext, copy: Bool) async throws -> Response {
-        let identity = try context.requireIdentity()
+        let identity = try context.requireEditor()
         let body = try await request.decodeJSON(Transfers.Request.self, limit: host.settings.maxJSONBody)
         let fromDomain = try domain(body.from.domain, for: identity)
         let toDomain = try domain(body.to.domain, for: identity)

@@ -15,6 +15,24 @@ enum FilesSchema {
                     INSERT INTO files.domains (name, description) VALUES
                     ('private', 'each user''s own folder'), ('shared', 'every active user'), ('admin', 'administrators')
                     """,
-                ])
+                ]),
+            Migration(
+                2, "resumable uploads",
+                [
+                    // The bytes live in a hidden file beside the target; its size is the offset.
+                    """
+                    CREATE TABLE files.uploads (
+                        id uuid PRIMARY KEY,
+                        owner text NOT NULL,
+                        domain text NOT NULL,
+                        folder text[] NOT NULL,
+                        name text NOT NULL,
+                        length bigint NOT NULL CHECK (length >= 0),
+                        overwrite boolean NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now(),
+                        touched_at timestamptz NOT NULL DEFAULT now())
+                    """,
+                    "CREATE INDEX uploads_touched ON files.uploads (touched_at)",
+                ]),
         ])
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KnotConfig
 import KnotServiceKit
+import ServiceLifecycle
 
 @main
 struct FilesMain {
@@ -8,6 +9,29 @@ struct FilesMain {
         let host = try await ServiceHost.bootstrap(service: "files")
         let maxUpload = try KnotEnvironment().int("KNOT_MAX_UPLOAD_BYTES", default: 10 * 1024 * 1024 * 1024)
         let app = FilesApp(host: host, operations: FileOperations(maxUploadBytes: Int64(maxUpload)))
-        try await host.run(app.makeApplication(), background: [host.migrationService(FilesSchema.migrations)])
+        let maxAge = TimeInterval(try KnotEnvironment().int("KNOT_UPLOAD_MAX_AGE_HOURS", default: 24)) * 3600
+        let readiness = host.readiness
+        try await host.run(
+            app.makeApplication(),
+            background: [
+                host.migrationService(FilesSchema.migrations),
+                UploadSweeper(uploads: ResumableUploads(app: app), maxAge: maxAge, ready: { await readiness.isMigrated }),
+            ])
+    }
+}
+
+/// Every ten minutes: abandoned resumable uploads go (see `KNOT_UPLOAD_MAX_AGE_HOURS`).
+struct UploadSweeper: Service {
+    let uploads: ResumableUploads
+    let maxAge: TimeInterval
+    let ready: @Sendable () async -> Bool
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if await ready() { try? await uploads.sweep(maxAge: maxAge) }
+                try? await Task.sleep(for: .seconds(600))
+            }
+        }
     }
 }

@@ -167,3 +167,74 @@ def test_folders_download_as_tar_without_links(knot, person):
     assert archive.extractfile(f"proj/{long_name}").read() == b"long"
     assert session.get(files(knot, "private/proj"), params={"archive": "rar"}).status_code == 400
     assert session.get(files(knot, "private/proj/passwd-link")).status_code == 403
+
+
+def uploads(knot, suffix=""):
+    return f"{knot.url}/api/v1/files/uploads{suffix}"
+
+
+def patch(session, location, offset, data):
+    return session.patch(location, data=data, headers={
+        "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", "Tus-Resumable": "1.0.0"})
+
+
+def test_a_resumable_upload_survives_a_dropped_connection(knot, person, make_user):
+    name, session = person
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    opened = session.post(uploads(knot), json={"domain": "private", "path": "big/resumed.bin", "length": len(data)})
+    assert opened.status_code == 201, opened.text
+    location = knot.url + opened.headers["Location"]
+    assert opened.headers["Upload-Offset"] == "0" and opened.headers["Tus-Resumable"] == "1.0.0"
+
+    first = patch(session, location, 0, data[:1_000_000])
+    assert first.status_code == 204 and first.headers["Upload-Offset"] == "1000000"
+    # Not visible until complete, and the hidden bytes are never listed.
+    assert session.get(files(knot, "private/big/resumed.bin")).status_code == 404
+    assert session.get(files(knot, "private/big")).json()["entries"] == []
+
+    # The connection drops halfway through the next part.
+    def dropping():
+        yield data[1_000_000:1_500_000]
+        raise ConnectionAbortedError("the network went away")
+    try:
+        session.patch(location, data=dropping(), headers={
+            "Upload-Offset": "1000000", "Content-Type": "application/offset+octet-stream"})
+    except Exception:  # noqa: BLE001 - the client sees its own failure
+        pass
+    resumed_at = int(session.head(location).headers["Upload-Offset"])
+    assert 1_000_000 <= resumed_at <= 1_500_000
+    wrong = patch(session, location, 0, data[:10])
+    assert wrong.status_code == 409 and wrong.headers["Upload-Offset"] == str(resumed_at)
+    assert patch(session, location, resumed_at, b"").status_code == 204
+    # Others cannot see or touch it.
+    _, other = make_user("fio")
+    assert other.head(location).status_code == 404
+    assert patch(other, location, resumed_at, b"x").status_code == 404
+
+    done = patch(session, location, resumed_at, data[resumed_at:])
+    assert done.status_code == 204 and done.headers["Knot-Upload-Complete"] == "true"
+    assert session.get(files(knot, "private/big/resumed.bin")).content == data
+    assert session.head(location).status_code == 404, "a finished upload is gone"
+
+
+def test_resumable_uploads_refuse_what_they_should(knot, person):
+    _, session = person
+    put(knot, session, "private/taken.txt", b"keep me")
+    refused = session.post(uploads(knot), json={"domain": "private", "path": "taken.txt", "length": 5})
+    assert refused.status_code == 409
+    replace = session.post(uploads(knot), json={"domain": "private", "path": "taken.txt", "length": 5, "overwrite": True})
+    location = knot.url + replace.headers["Location"]
+    assert patch(session, location, 0, b"too many bytes").status_code == 413
+    assert session.head(location).headers["Upload-Offset"] == "0"
+    wrong_type = session.patch(location, data=b"x", headers={"Upload-Offset": "0", "Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+    assert session.patch(location, data=b"x", headers={"Content-Type": "application/offset+octet-stream"}).status_code == 400
+    assert session.get(files(knot, "private/taken.txt")).content == b"keep me"
+    assert session.delete(location).status_code == 204
+    assert session.head(location).status_code == 404
+    for bad in ({"domain": "private", "path": "x", "length": -1}, {"domain": "private", "path": "", "length": 1},
+                {"domain": "private", "path": "../x", "length": 1}, {"domain": "admin", "path": "x", "length": 1}):
+        assert session.post(uploads(knot), json=bad).status_code in (400, 403), bad
+    assert session.head(uploads(knot, "/not-a-uuid")).status_code == 404
+    empty = session.post(uploads(knot), json={"domain": "private", "path": "empty.txt", "length": 0})
+    assert empty.status_code == 201 and session.get(files(knot, "private/empty.txt")).content == b""
