@@ -69,7 +69,7 @@ struct FileOperations: Sendable {
     /// into place only when complete, so nobody ever sees half a file.
     func upload(
         into directory: DirectoryHandle, name: String, path: SafePath, overwrite: Bool,
-        body: some AsyncSequence<ByteBuffer, any Error>
+        body: some AsyncSequence<ByteBuffer, any Error>, allowance: Int64? = nil
     ) async throws -> Int64 {
         switch Self.kind(in: directory, name: name) {
         case .folder: throw KnotError.conflict("\(path.display) is a folder", code: "is_a_folder")
@@ -87,6 +87,9 @@ struct FileOperations: Sendable {
                 written += Int64(chunk.readableBytes)
                 guard written <= maxUploadBytes else {
                     throw KnotError.tooLarge("uploads are limited to \(maxUploadBytes) bytes")
+                }
+                if let allowance, written > allowance {
+                    throw Quotas.exceeded("the upload went over your quota (\(allowance) bytes were left); nothing was kept")
                 }
                 try await Self.blocking { try Self.writeAll(fd: fd, chunk, path: path) }
             }

@@ -15,6 +15,7 @@ import Glibc
 struct FilesApp: Sendable {
     let host: ServiceHost
     let operations: FileOperations
+    var quotas = Quotas(maxBytes: 0, maxFiles: 0)
     static let prefix = "/api/v1/files/"
 
     enum Domain: String, CaseIterable {
@@ -36,6 +37,15 @@ struct FilesApp: Sendable {
         let limit = host.settings.maxJSONBody
 
         ResumableUploads(app: self).register(on: api)
+        api.get("usage") { _, context in
+            let identity = try context.requireIdentity()
+            let usage = try await quotas.usage(of: identity.username, root: root(of: .private, for: identity))
+            return JSONResponse(
+                .ok,
+                UsageAnswer(
+                    bytes: usage.bytes, files: usage.files, quotaBytes: quotas.maxBytes > 0 ? quotas.maxBytes : nil,
+                    quotaFiles: quotas.maxFiles > 0 ? quotas.maxFiles : nil))
+        }
         api.post("folders") { request, context in
             let identity = try context.requireEditor()
             let body = try await request.decodeJSON(FolderRequest.self, limit: limit)
@@ -63,7 +73,21 @@ struct FilesApp: Sendable {
             let root = root(of: domain, for: identity)
             let directory = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path.parent, create: true) }
             let overwrite = request.uri.queryParameters["overwrite"] == "true"
-            let size = try await operations.upload(into: directory, name: name, path: path, overwrite: overwrite, body: request.body)
+            // The private domain counts against the person's quota.
+            var allowance: Int64?
+            let replaced: Int64? = { if case .file(let size, _) = FileOperations.kind(in: directory, name: name) { return size } else { return nil } }()
+            if domain == .private {
+                allowance = try await quotas.allowance(
+                    for: identity.username, root: root, adding: request.headers[.contentLength].flatMap(Int64.init).map { $0 - (replaced ?? 0) },
+                    newFile: replaced == nil)
+                allowance = allowance.map { $0 + (replaced ?? 0) }
+            }
+            let size = try await operations.upload(
+                into: directory, name: name, path: path, overwrite: overwrite, body: request.body, allowance: allowance)
+            if domain == .private {
+                quotas.record(identity.username, bytes: size - (replaced ?? 0), files: replaced == nil ? 1 : 0)
+                await warnIfNearQuota(identity.username, root: root, added: size - (replaced ?? 0))
+            }
             context.logger.info("uploaded", metadata: ["domain": "\(domain.rawValue)", "path": "\(path.display)", "bytes": "\(size)"])
             return JSONResponse(.created, FileEntry(name: name, kind: "file", size: size, modified: Date()))
         }
@@ -77,6 +101,7 @@ struct FilesApp: Sendable {
                 let parent = try DirectoryHandle.open(root: root, path: path.parent, create: false)
                 try FileOperations.remove(in: parent, name: name, path: path, recursive: recursive)
             }
+            if domain == .private { quotas.forget(identity.username) }
             return JSONResponse(.ok, ["status": "deleted"])
         }
         return router
@@ -190,6 +215,32 @@ struct FilesApp: Sendable {
         var next: String?
     }
 
+    struct UsageAnswer: Encodable, Sendable {
+        var bytes: Int64
+        var files: Int64
+        var quotaBytes: Int64?
+        var quotaFiles: Int64?
+        enum CodingKeys: String, CodingKey {
+            case bytes, files
+            case quotaBytes = "quota_bytes"
+            case quotaFiles = "quota_files"
+        }
+    }
+
+    /// When a write takes usage past 90% of the byte quota, the person gets a message (best effort).
+    func warnIfNearQuota(_ owner: String, root: String, added: Int64) async {
+        guard quotas.maxBytes > 0, added > 0, let usage = try? await quotas.usage(of: owner, root: root) else { return }
+        let threshold = quotas.maxBytes * 9 / 10
+        guard usage.bytes >= threshold, usage.bytes - added < threshold else { return }
+        let before = usage.bytes
+        struct Message: Encodable { var username, kind, text: String }
+        let percent = Int(before * 100 / quotas.maxBytes)
+        _ = try? await host.client(for: "users").post(
+            "/internal/v1/messages",
+            body: Message(username: owner, kind: "quota.near", text: "Your private files use \(percent)% of your quota"),
+            as: [String: String].self)
+    }
+
     struct Stat: Encodable, Sendable {
         var name: String
         var kind: String
@@ -224,6 +275,7 @@ struct FilesApp: Sendable {
                 try Transfers.move(from: source, fromName, to: target, toName, overwrite: overwrite, path: to)
             }
         }
+        if fromDomain == .private || toDomain == .private { quotas.forget(identity.username) }
         context.logger.info(copy ? "copied" : "moved", metadata: ["from": "\(fromDomain.rawValue)\(from.display)", "to": "\(toDomain.rawValue)\(to.display)"])
         return try JSONResponse(.created, ["domain": toDomain.rawValue, "path": to.display]).makeResponse()
     }

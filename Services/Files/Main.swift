@@ -8,7 +8,10 @@ struct FilesMain {
     static func main() async throws {
         let host = try await ServiceHost.bootstrap(service: "files")
         let maxUpload = try KnotEnvironment().int("KNOT_MAX_UPLOAD_BYTES", default: 10 * 1024 * 1024 * 1024)
-        let app = FilesApp(host: host, operations: FileOperations(maxUploadBytes: Int64(maxUpload)))
+        var app = FilesApp(host: host, operations: FileOperations(maxUploadBytes: Int64(maxUpload)))
+        app.quotas = Quotas(
+            maxBytes: Int64(try KnotEnvironment().int("KNOT_QUOTA_BYTES", default: 0)),
+            maxFiles: Int64(try KnotEnvironment().int("KNOT_QUOTA_FILES", default: 0)))
         let maxAge = TimeInterval(try KnotEnvironment().int("KNOT_UPLOAD_MAX_AGE_HOURS", default: 24)) * 3600
         let readiness = host.readiness
         try await host.run(

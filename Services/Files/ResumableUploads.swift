@@ -72,6 +72,9 @@ struct ResumableUploads: Sendable {
         }
         let overwrite = body.overwrite ?? false
         let root = app.root(of: domain, for: identity)
+        if domain == .private {
+            _ = try await app.quotas.allowance(for: identity.username, root: root, adding: body.length, newFile: true)
+        }
         let id = UUID()
         let record = Record(id: id, owner: identity.username, domain: domain, folder: path.parent, name: name, length: body.length, overwrite: overwrite)
         try await FileOperations.blocking {

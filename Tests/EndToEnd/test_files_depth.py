@@ -238,3 +238,37 @@ def test_resumable_uploads_refuse_what_they_should(knot, person):
     assert session.head(uploads(knot, "/not-a-uuid")).status_code == 404
     empty = session.post(uploads(knot), json={"domain": "private", "path": "empty.txt", "length": 0})
     assert empty.status_code == 201 and session.get(files(knot, "private/empty.txt")).content == b""
+
+
+def test_quotas_refuse_before_and_stop_during_an_upload(knot, make_user):
+    name, session = make_user("quo")
+    quota = int(knot.env["KNOT_QUOTA_BYTES"])
+    usage = session.get(files(knot, "usage")).json()
+    assert usage == {"bytes": 0, "files": 0, "quota_bytes": quota, "quota_files": int(knot.env["KNOT_QUOTA_FILES"])}
+    chunk = os.urandom(1024 * 1024)
+    block = chunk * 30  # 30 MiB: under the per-upload limit
+    put(knot, session, "private/one.bin", block)
+    put(knot, session, "private/two.bin", block)
+    assert session.get(files(knot, "usage")).json()["bytes"] == 2 * len(block)
+    near = [m for m in session.get(f"{knot.url}/api/v1/users/messages").json()["messages"] if m["kind"] == "quota.near"]
+    assert len(near) == 1 and "%" in near[0]["text"], near
+
+    # Known size: refused before a byte is written.
+    left = quota - 2 * len(block)
+    refused = session.put(files(knot, "private/three.bin"), data=chunk * 5)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "quota_exceeded", refused.text
+    # Unknown size (chunked): stopped once over, nothing kept.
+    streamed = session.put(files(knot, "private/four.bin"), data=(chunk for _ in range(5)))
+    assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "quota_exceeded"
+    listing = [e["name"] for e in session.get(files(knot, "private")).json()["entries"]]
+    assert listing == ["one.bin", "two.bin"], listing
+    # What fits still goes in; resumable uploads are checked when opened; shared files do not count.
+    put(knot, session, "private/small.bin", b"x" * min(left, 1024))
+    assert session.post(f"{knot.url}/api/v1/files/uploads",
+                        json={"domain": "private", "path": "r.bin", "length": quota}).status_code == 413
+    put(knot, session, f"shared/{name}-big.bin", chunk * 8)
+    assert session.delete(files(knot, f"shared/{name}-big.bin")).status_code == 200
+    # Deleting frees the space at once.
+    assert session.delete(files(knot, "private/one.bin")).status_code == 200
+    assert session.get(files(knot, "usage")).json()["bytes"] == len(block) + min(left, 1024)
+    put(knot, session, "private/three.bin", chunk * 5)
