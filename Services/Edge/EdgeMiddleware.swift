@@ -24,6 +24,7 @@ struct EdgeMiddleware: RouterMiddleware {
     /// Where a request went, for metrics: few values, so label cardinality stays bounded.
     enum RouteClass: String {
         case auth, api, dashboard, service, unknown
+        case publicFiles = "public_files"
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -47,6 +48,7 @@ struct EdgeMiddleware: RouterMiddleware {
         if host == domain {
             let path = request.uri.path
             if path.hasPrefix("/auth/") || path.hasPrefix("/.well-known/") { return .auth }
+            if path.hasPrefix("/~") || path.hasPrefix("/s/") { return .publicFiles }
             return path.hasPrefix("/api/") ? .api : .dashboard
         }
         return host.hasSuffix("." + domain) ? .service : .unknown
@@ -79,6 +81,24 @@ struct EdgeMiddleware: RouterMiddleware {
         let path = request.uri.path
         if path == "/internal" || path.hasPrefix("/internal/") {
             throw KnotError.notFound("no such endpoint")
+        }
+        // Public files: a person's `public` folder at /~<user>/… and share links at /s/<token>/…, without login.
+        if path.hasPrefix("/~") || path.hasPrefix("/s/") {
+            guard request.method == .get || request.method == .head else {
+                throw KnotError(.methodNotAllowed, code: "read_only", message: "public files are read-only")
+            }
+            return try await forwarder.forward(
+                request, context: context, to: settings.filesURL + "/public/v1", publicHost: domain, identity: .init(),
+                dropSessionCookie: true, dropAuthorization: true)
+        }
+        // Public files: a person's `public` folder at /~<user>/… and share links at /s/<token>/…, without login.
+        if path.hasPrefix("/~") || path.hasPrefix("/s/") {
+            guard request.method == .get || request.method == .head else {
+                throw KnotError(.methodNotAllowed, code: "read_only", message: "public files are read-only")
+            }
+            return try await forwarder.forward(
+                request, context: context, to: settings.filesURL + "/public/v1", publicHost: domain, identity: .init(),
+                dropSessionCookie: true, dropAuthorization: true)
         }
         if path.hasPrefix("/auth/") || path.hasPrefix("/.well-known/") {
             return try await forwarder.forward(

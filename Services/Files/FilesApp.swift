@@ -37,6 +37,8 @@ struct FilesApp: Sendable {
         let limit = host.settings.maxJSONBody
 
         ResumableUploads(app: self).register(on: api)
+        PublicFiles(app: self).registerShares(on: api)
+        PublicFiles(app: self).register(on: router)
         api.get("usage") { _, context in
             let identity = try context.requireIdentity()
             let usage = try await quotas.usage(of: identity.username, root: root(of: .private, for: identity))

@@ -34,5 +34,22 @@ enum FilesSchema {
                     """,
                     "CREATE INDEX uploads_touched ON files.uploads (touched_at)",
                 ]),
+            Migration(
+                3, "share links",
+                [
+                    """
+                    CREATE TABLE files.shares (
+                        id uuid PRIMARY KEY,
+                        token_hash bytea NOT NULL UNIQUE,
+                        owner text NOT NULL,
+                        domain text NOT NULL,
+                        path text[] NOT NULL,
+                        kind text NOT NULL CHECK (kind IN ('file', 'folder')),
+                        created_at timestamptz NOT NULL DEFAULT now(),
+                        expires_at timestamptz NOT NULL,
+                        revoked_at timestamptz)
+                    """,
+                    "CREATE INDEX shares_owner ON files.shares (owner)",
+                ]),
         ])
 }

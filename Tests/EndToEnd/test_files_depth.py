@@ -272,3 +272,59 @@ def test_quotas_refuse_before_and_stop_during_an_upload(knot, make_user):
     assert session.delete(files(knot, "private/one.bin")).status_code == 200
     assert session.get(files(knot, "usage")).json()["bytes"] == len(block) + min(left, 1024)
     put(knot, session, "private/three.bin", chunk * 5)
+
+
+def test_the_public_folder_is_served_without_login_and_nothing_else(knot, admin, make_user):
+    name, session = make_user("pub")
+    put(knot, session, "private/public/report.txt", b"results")
+    put(knot, session, "private/public/plots/fig.png", b"\x89PNG fake")
+    put(knot, session, "private/public/page.html", b"<script>alert(1)</script>")
+    put(knot, session, "private/secret.txt", b"not for you")
+    os.symlink("../secret.txt", os.path.join(private_dir(knot, name), "public", "leak.txt"))
+    stranger = knot.client()
+    base = f"{knot.url}/~{name}"
+    assert stranger.get(f"{base}/report.txt").content == b"results"
+    index = stranger.get(f"{base}/")
+    assert index.status_code == 200 and "report.txt" in index.text and "plots/" in index.text
+    assert "leak.txt" not in index.text and "<script" not in index.text
+    assert stranger.get(f"{base}/plots/fig.png").headers["Content-Disposition"].startswith("inline")
+    html = stranger.get(f"{base}/page.html")
+    assert html.headers["Content-Disposition"].startswith("attachment") and "sandbox" in html.headers["Content-Security-Policy"]
+    # Nothing outside `public`, whatever the spelling.
+    for path in ("/leak.txt", "/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/plots/../../secret.txt"):
+        answer = stranger.get(base + path)
+        assert answer.status_code in (400, 403, 404) and b"not for you" not in answer.content, path
+    assert stranger.get(f"{knot.url}/~nobody-such/report.txt").status_code == 404
+    assert stranger.get(f"{knot.url}/~{name}x/").status_code == 404
+    assert stranger.put(f"{base}/new.txt", data=b"x").status_code == 405
+    # A deactivated person's folder is no longer public.
+    admin.post(f"{knot.url}/api/v1/users/{name}/deactivate")
+    assert stranger.get(f"{base}/report.txt").status_code == 404
+
+
+def test_share_links_expire_by_request_and_reach_only_what_they_share(knot, make_user):
+    name, session = make_user("shr")
+    put(knot, session, "private/results/summary.csv", b"a,b\n")
+    put(knot, session, "private/results/raw/data.bin", b"raw")
+    put(knot, session, "private/other.txt", b"other")
+    one = session.post(files(knot, "shares"), json={"domain": "private", "path": "results/summary.csv", "expires_in_hours": 2})
+    assert one.status_code == 201, one.text
+    folder = session.post(files(knot, "shares"), json={"domain": "private", "path": "results"}).json()
+    stranger = knot.client()
+    assert stranger.get(one.json()["url"]).content == b"a,b\n"
+    assert stranger.get(one.json()["url"] + "/x").status_code == 404, "a file link has no inside"
+    assert stranger.get(folder["url"] + "raw/data.bin").content == b"raw"
+    assert "summary.csv" in stranger.get(folder["url"]).text
+    for path in ("../other.txt", "%2e%2e/other.txt", "raw/../../other.txt"):
+        answer = stranger.get(folder["url"] + path)
+        assert answer.status_code in (400, 404) and b"other" not in answer.content, path
+    listed = session.get(files(knot, "shares")).json()["shares"]
+    assert {s["path"] for s in listed} == {"/results/summary.csv", "/results"} and all("url" not in s for s in listed)
+    _, other = make_user("shs")
+    assert other.delete(files(knot, f"shares/{folder['id']}")).status_code == 404
+    assert session.delete(files(knot, f"shares/{folder['id']}")).status_code == 200
+    assert stranger.get(folder["url"] + "raw/data.bin").status_code == 404
+    assert stranger.get(f"{knot.url}/s/" + "A" * 43).status_code == 404
+    for bad in ({"domain": "private", "path": "", "expires_in_hours": 1}, {"domain": "private", "path": "results", "expires_in_hours": 0},
+                {"domain": "private", "path": "missing.txt"}, {"domain": "admin", "path": "x"}):
+        assert session.post(files(knot, "shares"), json=bad).status_code in (400, 403, 404), bad
