@@ -80,6 +80,7 @@ struct FileOperations: Sendable {
         let temporary = UploadNames.prefix + UUID().uuidString.lowercased()
         let fd = openat(directory.fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileErrors.from(errno: errno, path: path) }
+        FileOwnership.adopt(fd)
         var written: Int64 = 0
         var closed = false
         do {

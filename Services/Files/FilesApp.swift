@@ -58,6 +58,7 @@ struct FilesApp: Sendable {
             try await FileOperations.blocking {
                 let parent = try DirectoryHandle.open(root: root, path: path.parent, create: true)
                 guard mkdirat(parent.fd, path.name!, 0o755) == 0 else { throw FileErrors.from(errno: errno, path: path) }
+                FileOwnership.adopt(path.name!, in: parent.fd)
             }
             return JSONResponse(.created, ["domain": domain.rawValue, "path": path.display])
         }

@@ -87,6 +87,7 @@ struct ResumableUploads: Sendable {
             }
             let fd = openat(folder.fd, record.temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw FileErrors.from(errno: errno, path: path) }
+            FileOwnership.adopt(fd)
             close(fd)
         }
         try await database.client.query(

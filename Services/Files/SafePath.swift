@@ -90,7 +90,9 @@ final class DirectoryHandle: @unchecked Sendable {
         var fd = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw KnotError.unavailable("the file domain is not available") }
         for (index, name) in path.components.enumerated() {
-            if create && mkdirat(fd, name, 0o755) != 0 && errno != EEXIST {
+            if create && mkdirat(fd, name, 0o755) == 0 {
+                FileOwnership.adopt(name, in: fd)
+            } else if create && errno != EEXIST {
                 let error = errno
                 close(fd)
                 throw FileErrors.from(errno: error, path: SafePath(components: Array(path.components[...index])))

@@ -56,6 +56,7 @@ enum Transfers {
             case .file: try copyFile(from: from, fromName, to: to, temporary, path: path)
             case .folder:
                 guard mkdirat(to.fd, temporary, 0o755) == 0 else { throw FileErrors.from(errno: errno, path: path) }
+                FileOwnership.adopt(temporary, in: to.fd)
                 try copyFolder(from: try open(from, fromName, path: path), to: try open(to, temporary, path: path), path: path)
             }
             try move(from: to, temporary, to: to, toName, overwrite: overwrite, path: path)
@@ -77,6 +78,7 @@ enum Transfers {
         defer { close(source) }
         let target = openat(to.fd, toName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard target >= 0 else { throw FileErrors.from(errno: errno, path: path) }
+        FileOwnership.adopt(target)
         defer { close(target) }
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         while true {
@@ -105,6 +107,7 @@ enum Transfers {
             case .file: try copyFile(from: from, name, to: to, name, path: path)
             case .folder:
                 guard mkdirat(to.fd, name, 0o755) == 0 else { throw FileErrors.from(errno: errno, path: path) }
+                FileOwnership.adopt(name, in: to.fd)
                 try copyFolder(from: try open(from, name, path: path), to: try open(to, name, path: path), path: path)
             default: continue
             }

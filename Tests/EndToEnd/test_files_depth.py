@@ -328,3 +328,15 @@ def test_share_links_expire_by_request_and_reach_only_what_they_share(knot, make
     for bad in ({"domain": "private", "path": "", "expires_in_hours": 1}, {"domain": "private", "path": "results", "expires_in_hours": 0},
                 {"domain": "private", "path": "missing.txt"}, {"domain": "admin", "path": "x"}):
         assert session.post(files(knot, "shares"), json=bad).status_code in (400, 403, 404), bad
+
+
+def test_created_files_and_folders_belong_to_the_configured_user(knot, person):
+    name, session = person
+    put(knot, session, "private/owned/deep/file.txt", b"mine")
+    session.post(files(knot, "copy"), json={"from": {"domain": "private", "path": "owned"},
+                                           "to": {"domain": "private", "path": "owned-copy"}})
+    uid, gid = int(knot.env["KNOT_FILES_UID"]), int(knot.env["KNOT_FILES_GID"])
+    base = private_dir(knot, name)
+    for relative in ("owned", "owned/deep", "owned/deep/file.txt", "owned-copy/deep/file.txt"):
+        info = os.stat(os.path.join(base, relative))
+        assert (info.st_uid, info.st_gid) == (uid, gid), relative
