@@ -178,15 +178,15 @@ struct FilesApp: Sendable {
         _ folder: DirectoryHandle, domain: Domain, path: SafePath, name: String, query: [String: String]
     ) async throws -> Response {
         if let format = query["archive"] {
-            guard format == "tar" else { throw KnotError.badRequest("archive must be tar", code: "invalid_archive") }
-            let filename = name + ".tar"
+            guard format == "tar" || format == "zip" else { throw KnotError.badRequest("archive must be zip or tar", code: "invalid_archive") }
             return Response(
                 status: .ok,
                 headers: [
-                    .contentType: "application/x-tar", .contentDisposition: Self.attachment(filename), .cacheControl: "no-store",
+                    .contentType: format == "zip" ? "application/zip" : "application/x-tar",
+                    .contentDisposition: Self.attachment(name + "." + format), .cacheControl: "no-store",
                     HTTPField.Name("X-Content-Type-Options")!: "nosniff",
                 ],
-                body: FolderArchive.tar(folder, top: name, path: path))
+                body: format == "zip" ? FolderArchive.zip(folder, top: name, path: path) : FolderArchive.tar(folder, top: name, path: path))
         }
         if query["stat"] != nil {
             return try JSONResponse(.ok, Stat(name: name, kind: "folder", size: 0, modified: Date(), etag: nil)).makeResponse()

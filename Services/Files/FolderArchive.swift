@@ -14,6 +14,62 @@ import Glibc
 enum FolderArchive {
     static let block = 512
 
+    /// Streams `folder` as a ZIP (see `ZipStream`) whose entries sit under `top/`.
+    static func zip(_ folder: DirectoryHandle, top: String, path: SafePath) -> ResponseBody {
+        ResponseBody { writer in
+            var zip = ZipStream()
+            var stack: [(DirectoryHandle, String)] = [(folder, top)]
+            try await writer.write(zip.begin(name: top, folder: true, modified: Date()))
+            try await writer.write(zip.endEntry())
+            while let (directory, prefix) = stack.popLast() {
+                let names = try await FileOperations.blocking { try FileOperations.names(in: directory).sorted() }
+                var subfolders: [(DirectoryHandle, String)] = []
+                for name in names where !name.hasPrefix(UploadNames.prefix) {
+                    let entryPath = prefix + "/" + name
+                    switch FileOperations.kind(in: directory, name: name) {
+                    case .folder:
+                        let opened = try await FileOperations.blocking { () -> DirectoryHandle? in
+                            let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                            return fd >= 0 ? DirectoryHandle.adopt(fd) : nil
+                        }
+                        guard let opened else { continue }
+                        try await writer.write(zip.begin(name: entryPath, folder: true, modified: Date()))
+                        try await writer.write(zip.endEntry())
+                        subfolders.append((opened, entryPath))
+                    case .file(_, let modified):
+                        guard let download = try? await FileOperations.blocking({ try Download.open(in: directory, name: name, path: path) }) else {
+                            continue
+                        }
+                        try await writer.write(zip.begin(name: entryPath, folder: false, modified: modified))
+                        defer { download.fd.close() }
+                        var offset: Int64 = 0
+                        // Whatever the file holds as it is read: the descriptor records the true size and CRC.
+                        while true {
+                            let at = offset
+                            let chunk = try await FileOperations.blocking { () -> ByteBuffer in
+                                var buffer = ByteBufferAllocator().buffer(capacity: 256 * 1024)
+                                let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 256 * 1024) { raw in
+                                    pread(download.fd.fd, raw.baseAddress!, raw.count, off_t(at))
+                                }
+                                return buffer.getSlice(at: 0, length: max(count, 0)) ?? ByteBuffer()
+                            }
+                            if chunk.readableBytes == 0 { break }
+                            offset += Int64(chunk.readableBytes)
+                            zip.data(chunk)
+                            try await writer.write(chunk)
+                        }
+                        try await writer.write(zip.endEntry())
+                    default:
+                        continue
+                    }
+                }
+                stack.append(contentsOf: subfolders.reversed())
+            }
+            try await writer.write(zip.finish())
+            try await writer.finish(nil)
+        }
+    }
+
     /// Streams `folder` (already opened) as a tar whose entries sit under `top/`.
     static func tar(_ folder: DirectoryHandle, top: String, path: SafePath) -> ResponseBody {
         ResponseBody { writer in

@@ -340,3 +340,21 @@ def test_created_files_and_folders_belong_to_the_configured_user(knot, person):
     for relative in ("owned", "owned/deep", "owned/deep/file.txt", "owned-copy/deep/file.txt"):
         info = os.stat(os.path.join(base, relative))
         assert (info.st_uid, info.st_gid) == (uid, gid), relative
+
+
+def test_folders_download_as_zip_with_correct_checksums(knot, person):
+    import zipfile
+    name, session = person
+    big = os.urandom(700_000)
+    put(knot, session, "private/zipme/data/big.bin", big)
+    put(knot, session, "private/zipme/ünïcode name.txt", "héllo".encode())
+    session.post(files(knot, "folders"), json={"domain": "private", "path": "zipme/empty"})
+    os.symlink("/etc", os.path.join(private_dir(knot, name), "zipme", "etc-link"))
+    answer = session.get(files(knot, "private/zipme"), params={"archive": "zip"})
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    assert archive.testzip() is None, "every CRC matches"
+    assert sorted(archive.namelist()) == sorted(
+        ["zipme/", "zipme/data/", "zipme/data/big.bin", "zipme/empty/", "zipme/ünïcode name.txt"]), archive.namelist()
+    assert archive.read("zipme/data/big.bin") == big
+    assert archive.read("zipme/ünïcode name.txt") == "héllo".encode()
