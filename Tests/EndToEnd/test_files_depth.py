@@ -358,3 +358,75 @@ def test_folders_download_as_zip_with_correct_checksums(knot, person):
         ["zipme/", "zipme/data/", "zipme/data/big.bin", "zipme/empty/", "zipme/ünïcode name.txt"]), archive.namelist()
     assert archive.read("zipme/data/big.bin") == big
     assert archive.read("zipme/ünïcode name.txt") == "héllo".encode()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def service_pid(knot, name):
+    with open(os.path.join(knot.run, "pids", f"{name}.pid")) as f:
+        return int(f.read().strip())
+
+
+def test_a_gigabyte_folder_zips_through_the_edge_in_flat_memory(knot, person):
+    """1 GiB on disk (written directly, as a notebook would), downloaded as a
+    ZIP through the edge: the files service and the edge stay small."""
+    import threading
+    import zipfile
+    name, session = person
+    folder = os.path.join(private_dir(knot, name), "gig")
+    os.makedirs(folder)
+    block = os.urandom(1024 * 1024)
+    for index in range(8):
+        with open(os.path.join(folder, f"part{index}.bin"), "wb") as out:
+            for _ in range(128):
+                out.write(block)
+    pids = {service: service_pid(knot, service) for service in ("files", "edge")}
+    before = {service: rss_kib(pid) for service, pid in pids.items()}
+    peak = dict(before)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            for service, pid in pids.items():
+                peak[service] = max(peak[service], rss_kib(pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    received = 0
+    tail = b""
+    try:
+        with session.get(files(knot, "private/gig"), params={"archive": "zip"}, stream=True) as answer:
+            assert answer.status_code == 200
+            for piece in answer.iter_content(1024 * 1024):
+                received += len(piece)
+                tail = (tail + piece)[-65536:]
+    finally:
+        done.set()
+        sampler.join()
+    assert received > 1024 ** 3
+    assert tail[-22:-18] == b"PK\x05\x06", "the archive ends with its directory"
+    for service in pids:
+        grown = (peak[service] - before[service]) / 1024
+        assert grown < 64, f"{service} grew by {grown:.0f} MiB while streaming 1 GiB"
+
+
+def test_many_uploads_at_once(knot, person):
+    import concurrent.futures
+    _, session = person
+    payloads = {f"private/many-at-once/f{index}.bin": os.urandom(200_000 + index) for index in range(24)}
+
+    def upload(item):
+        path, data = item
+        return session.put(files(knot, path), data=data).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(upload, payloads.items())) == {201}
+    for path, data in payloads.items():
+        assert session.get(files(knot, path)).content == data
