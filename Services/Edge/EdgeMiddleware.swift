@@ -65,6 +65,10 @@ struct EdgeMiddleware: RouterMiddleware {
         guard let host = Self.host(of: request) else {
             throw KnotError.badRequest("the request names no host")
         }
+        // No Knot address is this long; refusing here also keeps oversized heads from upstream clients.
+        guard request.uri.string.utf8.count <= Self.maxTargetLength else {
+            throw KnotError(.uriTooLong, code: "uri_too_long", message: "the address is longer than \(Self.maxTargetLength) bytes")
+        }
         if Self.hasDotSegment(request.uri.path) {
             throw KnotError.badRequest("paths with \".\" or \"..\" segments are not accepted", code: "invalid_path")
         }
@@ -77,19 +81,12 @@ struct EdgeMiddleware: RouterMiddleware {
         throw KnotError.notFound("\(host.prefix(100)) is not served here")
     }
 
+    static let maxTargetLength = 8192
+
     func dashboard(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if path == "/internal" || path.hasPrefix("/internal/") {
             throw KnotError.notFound("no such endpoint")
-        }
-        // Public files: a person's `public` folder at /~<user>/… and share links at /s/<token>/…, without login.
-        if path.hasPrefix("/~") || path.hasPrefix("/s/") {
-            guard request.method == .get || request.method == .head else {
-                throw KnotError(.methodNotAllowed, code: "read_only", message: "public files are read-only")
-            }
-            return try await forwarder.forward(
-                request, context: context, to: settings.filesURL + "/public/v1", publicHost: domain, identity: .init(),
-                dropSessionCookie: true, dropAuthorization: true)
         }
         // Public files: a person's `public` folder at /~<user>/… and share links at /s/<token>/…, without login.
         if path.hasPrefix("/~") || path.hasPrefix("/s/") {

@@ -16,6 +16,8 @@ struct Forwarder: Sendable {
     let client: HTTPClient
     let timeout: TimeAmount
 
+    static let maxHeadBytes = 32 * 1024
+
     /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te",
@@ -37,6 +39,11 @@ struct Forwarder: Sendable {
         _ request: Request, context: EdgeContext, to base: String, publicHost: String, identity: Identity, dropSessionCookie: Bool,
         dropAuthorization: Bool = false
     ) async throws -> Response {
+        // AsyncHTTPClient aborts the process on a head it cannot send in one go; Knot refuses big heads first.
+        let headBytes = request.headers.reduce(request.uri.string.utf8.count) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
+        guard headBytes <= Self.maxHeadBytes else {
+            throw KnotError(HTTPResponse.Status(code: 431), code: "headers_too_large", message: "the request's headers are larger than \(Self.maxHeadBytes) bytes")
+        }
         var outgoing = HTTPClientRequest(url: base + request.uri.string)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
         for field in request.headers {

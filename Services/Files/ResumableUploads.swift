@@ -122,9 +122,19 @@ struct ResumableUploads: Sendable {
             throw KnotError.badRequest("Upload-Offset is missing", code: "invalid_offset")
         }
         let path = record.path
-        let folder = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: record.folder, create: false) }
-        let fd = openat(folder.fd, record.temporary, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw KnotError.notFound("this upload no longer exists") }
+        // Opened off the event loops, without blocking (a FIFO put in its place would wait forever),
+        // and only if it is still a regular file.
+        let fd: Int32 = try await FileOperations.blocking {
+            let folder = try DirectoryHandle.open(root: root, path: record.folder, create: false)
+            let fd = openat(folder.fd, record.temporary, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { throw KnotError.notFound("this upload no longer exists") }
+            var info = stat()
+            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                close(fd)
+                throw KnotError.conflict("this upload's data is no longer a regular file", code: "not_a_file")
+            }
+            return fd
+        }
         defer { close(fd) }
         // One writer at a time per upload (a lock on the file itself, so replicas sharing the storage agree).
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {

@@ -126,6 +126,16 @@ enum FileErrors {
         case ENOSPC, EDQUOT: return KnotError(HTTPResponse.Status(code: 507), code: "no_space", message: "no space left for \(path.display)")
         case EACCES, EPERM: return KnotError.forbidden("\(path.display) cannot be accessed")
         case ENAMETOOLONG: return KnotError.badRequest("\(path.display) is too long", code: "invalid_path")
+        // A socket, FIFO or device where a file was: never opened.
+        case ENXIO, ENODEV, EOPNOTSUPP, ETXTBSY:
+            return KnotError.conflict("\(path.display) is not a regular file", code: "not_a_file")
+        // rename(2): a folder cannot go inside itself (it may have moved there meanwhile).
+        case EINVAL: return KnotError.conflict("\(path.display) cannot go inside itself", code: "into_itself")
+        case EXDEV: return KnotError.conflict("\(path.display) is on another file system; copy it instead", code: "cross_device")
+        case EBUSY: return KnotError.conflict("\(path.display) is in use", code: "busy")
+        case EROFS: return KnotError.forbidden("\(path.display) is on a read-only file system")
+        case EFBIG: return KnotError.tooLarge("\(path.display) would be too large")
+        case EMLINK: return KnotError.conflict("\(path.display) has too many links", code: "too_many_links")
         default: return KnotError.internalError("file operation failed on \(path.display) (errno \(code))")
         }
     }

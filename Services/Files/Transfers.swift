@@ -73,9 +73,14 @@ enum Transfers {
     }
 
     static func copyFile(from: DirectoryHandle, _ fromName: String, to: DirectoryHandle, _ toName: String, path: SafePath) throws {
-        let source = openat(from.fd, fromName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Non-blocking (a FIFO swapped in must not hang the copy) and only a regular file.
+        let source = openat(from.fd, fromName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard source >= 0 else { throw FileErrors.from(errno: errno, path: path) }
         defer { close(source) }
+        var info = stat()
+        guard fstat(source, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw KnotError.forbidden("\(path.display) is a link or special file; it is not copied")
+        }
         let target = openat(to.fd, toName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard target >= 0 else { throw FileErrors.from(errno: errno, path: path) }
         FileOwnership.adopt(target)
