@@ -704,19 +704,27 @@ def test_token_endpoint_refuses_get(knot, oidc, person, rp):
 
 
 BIG = "a" * 10_240
+OVERSIZED = "a" * 5_000
 
 
 @pytest.mark.parametrize("name", ["state", "redirect_uri"])
 def test_authorize_with_an_oversized_parameter_is_400(oidc, person, rp, name):
     _, browser = person
-    value = R + "?" + BIG if name == "redirect_uri" else BIG
+    # Over identity's 4 KiB per parameter, under the edge's 8 KiB per address.
+    value = R + "?" + OVERSIZED if name == "redirect_uri" else OVERSIZED
     assert_error_page(oidc.authorize(browser, rp, "openid", **{name: value}).response)
+
+
+def test_an_authorization_address_over_8_kib_is_refused_at_the_edge(oidc, person, rp):
+    _, browser = person
+    answer = oidc.authorize(browser, rp, "openid", state=BIG).response
+    assert answer.status_code == 414 and "Location" not in answer.headers
 
 
 @pytest.mark.parametrize("name", ["nonce", "scope", "code_challenge"])
 def test_authorize_with_an_oversized_parameter_is_refused(oidc, person, rp, name):
     _, browser = person
-    params = {"scope": "openid " + BIG} if name == "scope" else {"scope": "openid", name: BIG}
+    params = {"scope": "openid " + OVERSIZED} if name == "scope" else {"scope": "openid", name: OVERSIZED}
     answer = oidc.authorize(browser, rp, **params).response
     if answer.status_code == 400:
         assert_error_page(answer)
