@@ -137,10 +137,15 @@ struct ResumableUploads: Sendable {
         }
         defer { close(fd) }
         // One writer at a time per upload (a lock on the file itself, so replicas sharing the storage agree).
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            throw KnotError.conflict("another request is writing this upload; ask for the offset and continue", code: "upload_busy")
-        }
         var info = stat()
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            // Typically the request that just dropped, until the server notices: ask again shortly.
+            fstat(fd, &info)
+            var error = KnotError.conflict("another request is still writing this upload; ask for the offset again", code: "upload_busy")
+            error.headers[HTTPField.Name("Upload-Offset")!] = String(info.st_size)
+            error.headers[.retryAfter] = "1"
+            throw error
+        }
         fstat(fd, &info)
         var offset = Int64(info.st_size)
         guard claimed == offset else {
