@@ -83,6 +83,7 @@ let package = Package(
         .target(
             name: "KnotKubernetes",
             dependencies: [
+                "KnotModels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

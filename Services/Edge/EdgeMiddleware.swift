@@ -135,9 +135,7 @@ struct EdgeMiddleware: RouterMiddleware {
         }
         guard let verdict = try await verdict(request) else {
             let here = settings.publicURL(forHost: host) + request.uri.string
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            let next = here.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+            let next = here.percentEncodedComponent
             return Response(
                 status: .found, headers: [.location: settings.publicURL + "/auth/login?next=" + next, .cacheControl: "no-store"])
         }
@@ -203,16 +201,13 @@ enum EdgePages {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
 
     static func forbidden(host: String) -> Response {
-        page(.forbidden, title: "Not yours", text: "The service at \(escape(host)) belongs to someone else.")
+        page(.forbidden, title: "Not yours", text: "The service at \(host.htmlEscaped) belongs to someone else.")
     }
 
     static func notFound(host: String) -> Response {
-        page(.notFound, title: "No such service", text: "Nothing is running at \(escape(host)). It may have been stopped or deleted.")
+        page(.notFound, title: "No such service", text: "Nothing is running at \(host.htmlEscaped). It may have been stopped or deleted.")
     }
 }
 

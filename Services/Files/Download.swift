@@ -124,16 +124,7 @@ struct Download: Sendable {
             var offset = start
             var remaining = length
             while remaining > 0 {
-                let want = Int(min(remaining, 256 * 1024))
-                let at = offset
-                let chunk = try await FileOperations.blocking { () -> ByteBuffer in
-                    var buffer = ByteBufferAllocator().buffer(capacity: want)
-                    let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                        pread(handle.fd, raw.baseAddress!, want, off_t(at))
-                    }
-                    guard count >= 0 else { throw KnotError.internalError("the file could not be read") }
-                    return buffer
-                }
+                let chunk = try await Self.read(handle, at: offset, upTo: Int(min(remaining, Self.chunkSize)))
                 // The file shrank under us: end here rather than promise bytes that are gone.
                 guard chunk.readableBytes > 0 else { break }
                 offset += Int64(chunk.readableBytes)
@@ -143,6 +134,24 @@ struct Download: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
+    }
+
+    static let chunkSize: Int64 = 256 * 1024
+
+    /// Up to `count` bytes at `offset`, off the event loops; empty at the end of the file.
+    static func read(_ handle: FileDescriptorBox, at offset: Int64, upTo count: Int) async throws -> ByteBuffer {
+        try await FileOperations.blocking {
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            var failed = false
+            // The closure's answer moves the writer index, so a failed read must answer 0, not -1.
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                let read = pread(handle.fd, raw.baseAddress!, count, off_t(offset))
+                failed = read < 0
+                return max(read, 0)
+            }
+            guard !failed else { throw KnotError.internalError("the file could not be read") }
+            return buffer
+        }
     }
 
     static func httpDate(_ date: Date) -> String {

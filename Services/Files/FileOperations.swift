@@ -111,17 +111,7 @@ struct FileOperations: Sendable {
             }
             close(fd)
             closed = true
-            if overwrite {
-                guard renameat(directory.fd, temporary, directory.fd, name) == 0 else {
-                    throw FileErrors.from(errno: errno, path: path)
-                }
-            } else {
-                // A hard link fails with EEXIST if the name appeared meanwhile: no silent overwrite, even racing.
-                guard linkat(directory.fd, temporary, directory.fd, name, 0) == 0 else {
-                    throw FileErrors.from(errno: errno, path: path)
-                }
-                unlinkat(directory.fd, temporary, 0)
-            }
+            try Transfers.move(from: directory, temporary, to: directory, name, overwrite: overwrite, path: path)
             return written
         } catch {
             if !closed { close(fd) }
@@ -142,18 +132,6 @@ struct FileOperations: Sendable {
                 offset += count
             }
         }
-    }
-
-    /// Opens a regular file for reading, refusing links and folders.
-    static func openForReading(in directory: DirectoryHandle, name: String, path: SafePath) throws -> (fd: Int32, size: Int64) {
-        let fd = openat(directory.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw FileErrors.from(errno: errno, path: path) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            throw KnotError.conflict("\(path.display) is not a regular file", code: "not_a_file")
-        }
-        return (fd, Int64(info.st_size))
     }
 
     static func remove(in directory: DirectoryHandle, name: String, path: SafePath, recursive: Bool) throws {

@@ -7,101 +7,91 @@ import NIOCore
 import Glibc
 #endif
 
-/// A folder downloaded as one tar file (POSIX pax), written while it is
-/// read: a few hundred kilobytes of memory whatever the folder's size.
-/// Links and special files are left out (they are never followed); uploads
-/// in progress are left out too.
+/// A folder downloaded as one archive (POSIX pax tar, or ZIP through
+/// `ZipStream`), written while it is read: a few hundred kilobytes of memory
+/// whatever the folder's size. Links and special files are left out (they
+/// are never followed); uploads in progress are left out too.
 enum FolderArchive {
     static let block = 512
 
-    /// Streams `folder` as a ZIP (see `ZipStream`) whose entries sit under `top/`.
+    /// One thing the walk found, with its path under the archive's top folder.
+    enum Entry {
+        case folder(String)
+        /// An open file; the walk closes it after the visit.
+        case file(String, Download)
+    }
+
+    /// Depth-first over `folder`, the top folder itself first, names sorted;
+    /// one open directory per level, so never more descriptors than the tree is deep.
+    static func walk(_ folder: DirectoryHandle, top: String, path: SafePath, visit: (Entry) async throws -> Void) async throws {
+        var stack: [(DirectoryHandle, String)] = [(folder, top)]
+        try await visit(.folder(top))
+        while let (directory, prefix) = stack.popLast() {
+            let names = try await FileOperations.blocking { try FileOperations.names(in: directory).sorted() }
+            var subfolders: [(DirectoryHandle, String)] = []
+            for name in names where !name.hasPrefix(UploadNames.prefix) {
+                let entryPath = prefix + "/" + name
+                switch FileOperations.kind(in: directory, name: name) {
+                case .folder:
+                    let opened = try await FileOperations.blocking { () -> DirectoryHandle? in
+                        let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                        return fd >= 0 ? DirectoryHandle.adopt(fd) : nil
+                    }
+                    guard let opened else { continue }
+                    try await visit(.folder(entryPath))
+                    subfolders.append((opened, entryPath))
+                case .file:
+                    guard let download = try? await FileOperations.blocking({ try Download.open(in: directory, name: name, path: path) }) else {
+                        continue
+                    }
+                    defer { download.fd.close() }
+                    try await visit(.file(entryPath, download))
+                default:
+                    continue
+                }
+            }
+            stack.append(contentsOf: subfolders.reversed())
+        }
+    }
+
+    /// Streams `folder` as a ZIP whose entries sit under `top/`.
     static func zip(_ folder: DirectoryHandle, top: String, path: SafePath) -> ResponseBody {
         ResponseBody { writer in
             var zip = ZipStream()
-            var stack: [(DirectoryHandle, String)] = [(folder, top)]
-            try await writer.write(zip.begin(name: top, folder: true, modified: Date()))
-            try await writer.write(zip.endEntry())
-            while let (directory, prefix) = stack.popLast() {
-                let names = try await FileOperations.blocking { try FileOperations.names(in: directory).sorted() }
-                var subfolders: [(DirectoryHandle, String)] = []
-                for name in names where !name.hasPrefix(UploadNames.prefix) {
-                    let entryPath = prefix + "/" + name
-                    switch FileOperations.kind(in: directory, name: name) {
-                    case .folder:
-                        let opened = try await FileOperations.blocking { () -> DirectoryHandle? in
-                            let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                            return fd >= 0 ? DirectoryHandle.adopt(fd) : nil
-                        }
-                        guard let opened else { continue }
-                        try await writer.write(zip.begin(name: entryPath, folder: true, modified: Date()))
-                        try await writer.write(zip.endEntry())
-                        subfolders.append((opened, entryPath))
-                    case .file(_, let modified):
-                        guard let download = try? await FileOperations.blocking({ try Download.open(in: directory, name: name, path: path) }) else {
-                            continue
-                        }
-                        try await writer.write(zip.begin(name: entryPath, folder: false, modified: modified))
-                        defer { download.fd.close() }
-                        var offset: Int64 = 0
-                        // Whatever the file holds as it is read: the descriptor records the true size and CRC.
-                        while true {
-                            let at = offset
-                            let chunk = try await FileOperations.blocking { () -> ByteBuffer in
-                                var buffer = ByteBufferAllocator().buffer(capacity: 256 * 1024)
-                                let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 256 * 1024) { raw in
-                                    pread(download.fd.fd, raw.baseAddress!, raw.count, off_t(at))
-                                }
-                                return buffer.getSlice(at: 0, length: max(count, 0)) ?? ByteBuffer()
-                            }
-                            if chunk.readableBytes == 0 { break }
-                            offset += Int64(chunk.readableBytes)
-                            zip.data(chunk)
-                            try await writer.write(chunk)
-                        }
-                        try await writer.write(zip.endEntry())
-                    default:
-                        continue
+            try await walk(folder, top: top, path: path) { entry in
+                switch entry {
+                case .folder(let name):
+                    try await writer.write(zip.begin(name: name, folder: true, modified: Date()))
+                case .file(let name, let download):
+                    try await writer.write(zip.begin(name: name, folder: false, modified: download.modified))
+                    // Whatever the file holds as it is read: the descriptor records the true size and CRC.
+                    var offset: Int64 = 0
+                    while true {
+                        let chunk = try await Download.read(download.fd, at: offset, upTo: Int(Download.chunkSize))
+                        if chunk.readableBytes == 0 { break }
+                        offset += Int64(chunk.readableBytes)
+                        zip.data(chunk)
+                        try await writer.write(chunk)
                     }
                 }
-                stack.append(contentsOf: subfolders.reversed())
+                try await writer.write(zip.endEntry())
             }
             try await writer.write(zip.finish())
             try await writer.finish(nil)
         }
     }
 
-    /// Streams `folder` (already opened) as a tar whose entries sit under `top/`.
+    /// Streams `folder` as a tar whose entries sit under `top/`.
     static func tar(_ folder: DirectoryHandle, top: String, path: SafePath) -> ResponseBody {
         ResponseBody { writer in
-            // Depth-first, one open directory per level: never more than the tree's depth in descriptors.
-            var stack: [(DirectoryHandle, String)] = [(folder, top)]
-            try await writer.write(header(name: top + "/", size: 0, mode: 0o755, modified: Date(), type: "5"))
-            while let (directory, prefix) = stack.popLast() {
-                let names = try await FileOperations.blocking { try FileOperations.names(in: directory).sorted() }
-                var subfolders: [(DirectoryHandle, String)] = []
-                for name in names where !name.hasPrefix(UploadNames.prefix) {
-                    let entryPath = prefix + "/" + name
-                    switch FileOperations.kind(in: directory, name: name) {
-                    case .folder:
-                        let opened = try await FileOperations.blocking { () -> DirectoryHandle? in
-                            let fd = openat(directory.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                            return fd >= 0 ? DirectoryHandle.adopt(fd) : nil
-                        }
-                        guard let opened else { continue }
-                        try await writer.write(header(name: entryPath + "/", size: 0, mode: 0o755, modified: Date(), type: "5"))
-                        subfolders.append((opened, entryPath))
-                    case .file(_, let modified):
-                        // The size written is what was opened; a file that changes meanwhile is cut or padded to it.
-                        guard let download = try? await FileOperations.blocking({ try Download.open(in: directory, name: name, path: path) }) else {
-                            continue
-                        }
-                        try await writer.write(header(name: entryPath, size: download.size, mode: 0o644, modified: modified, type: "0"))
-                        try await copy(download, to: &writer)
-                    default:
-                        continue
-                    }
+            try await walk(folder, top: top, path: path) { entry in
+                switch entry {
+                case .folder(let name):
+                    try await writer.write(header(name: name + "/", size: 0, mode: 0o755, modified: Date(), type: "5"))
+                case .file(let name, let download):
+                    try await writer.write(header(name: name, size: download.size, mode: 0o644, modified: download.modified, type: "0"))
+                    try await copy(download, to: &writer)
                 }
-                stack.append(contentsOf: subfolders.reversed())
             }
             // Two empty blocks end the archive.
             try await writer.write(ByteBuffer(repeating: 0, count: block * 2))
@@ -109,19 +99,12 @@ enum FolderArchive {
         }
     }
 
+    /// A file's bytes as the tar header promised: cut or padded to the size it had when opened.
     static func copy(_ download: Download, to writer: inout some ResponseBodyWriter) async throws {
-        defer { download.fd.close() }
         var offset: Int64 = 0
         while offset < download.size {
-            let want = Int(min(download.size - offset, 256 * 1024))
-            let at = offset
-            var chunk = try await FileOperations.blocking { () -> ByteBuffer in
-                var buffer = ByteBufferAllocator().buffer(capacity: want)
-                let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                    pread(download.fd.fd, raw.baseAddress!, want, off_t(at))
-                }
-                return buffer.getSlice(at: 0, length: max(count, 0)) ?? ByteBuffer()
-            }
+            let want = Int(min(download.size - offset, Download.chunkSize))
+            var chunk = try await Download.read(download.fd, at: offset, upTo: want)
             if chunk.readableBytes == 0 {
                 // Shrunk since it was opened: pad with zeros to the size already promised.
                 chunk = ByteBuffer(repeating: 0, count: want)

@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import KnotAuth
 import HTTPTypes
 import Hummingbird
 import KnotDatabase
@@ -70,14 +70,14 @@ struct PublicFiles: Sendable {
                 case nil: throw KnotError.notFound("\(path.display) does not exist")
                 }
             }
-            let token = Self.newToken()
+            let token = SecretToken.make()
             let id = UUID()
             let now = Date()
             let expires = now.addingTimeInterval(TimeInterval(hours) * 3600)
             try await database.client.query(
                 """
                 INSERT INTO files.shares (id, token_hash, owner, domain, path, kind, created_at, expires_at)
-                VALUES (\(id), \(Self.digest(token)), \(identity.username), \(domain.rawValue), \(path.components), \(kind), \(now), \(expires))
+                VALUES (\(id), \(SecretToken.digest(token)), \(identity.username), \(domain.rawValue), \(path.components), \(kind), \(now), \(expires))
                 """, logger: database.logger)
             let url = app.host.settings.publicURL + "/s/" + token + (kind == "folder" ? "/" : "")
             return JSONResponse(
@@ -111,15 +111,6 @@ struct PublicFiles: Sendable {
             return JSONResponse(.ok, ["status": "revoked"])
         }
     }
-
-    static func newToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<4).flatMap { _ in withUnsafeBytes(of: generator.next() as UInt64) { Array($0) } }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func digest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
 
     // MARK: serving
 
@@ -196,7 +187,7 @@ struct PublicFiles: Sendable {
         let rows = try await database.client.query(
             """
             SELECT owner, domain, path, kind FROM files.shares
-            WHERE token_hash = \(Self.digest(token)) AND revoked_at IS NULL AND expires_at > now()
+            WHERE token_hash = \(SecretToken.digest(token)) AND revoked_at IS NULL AND expires_at > now()
             """, logger: database.logger)
         for try await (owner, domain, path, kind) in rows.decode((String, String, [String], String).self) {
             guard let domain = FilesApp.Domain(rawValue: domain), let path = try? SafePath.parse(plain: path) else { return nil }
@@ -207,22 +198,16 @@ struct PublicFiles: Sendable {
 
     /// A plain, script-free listing of a public folder.
     static func index(_ entries: [FileEntry], at here: String) -> Response {
-        func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
         let base = here.hasSuffix("/") ? here : here + "/"
         let rows = entries.map { entry in
-            let link = base + (entry.name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "") + (entry.kind == "folder" ? "/" : "")
+            let link = base + entry.name.percentEncodedComponent + (entry.kind == "folder" ? "/" : "")
             let size = entry.kind == "folder" ? "folder" : ByteCountFormatter.string(fromByteCount: entry.size, countStyle: .file)
-            return "<tr><td><a href=\"\(escape(link))\">\(escape(entry.name))\(entry.kind == "folder" ? "/" : "")</a></td><td>\(size)</td></tr>"
+            return "<tr><td><a href=\"\(link.htmlEscaped)\">\(entry.name.htmlEscaped)\(entry.kind == "folder" ? "/" : "")</a></td><td>\(size)</td></tr>"
         }.joined()
         let html = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(escape(here))</title>
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(here.htmlEscaped)</title>
             <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2430}td{padding:.25rem 1rem .25rem 0}</style></head>
-            <body><h1>\(escape(here))</h1><table>\(rows.isEmpty ? "<tr><td>Nothing here yet.</td></tr>" : rows)</table></body></html>
+            <body><h1>\(here.htmlEscaped)</h1><table>\(rows.isEmpty ? "<tr><td>Nothing here yet.</td></tr>" : rows)</table></body></html>
             """
         return Response(
             status: .ok,

@@ -99,7 +99,7 @@ struct ResumableUploads: Sendable {
         var headers = Self.tusHeaders
         headers[.location] = location
         headers[HTTPField.Name("Upload-Offset")!] = "0"
-        let data = try JSONEncoder().encode(Session(id: id, offset: 0, length: body.length, location: location))
+        let data = try JSONEncoder.knot.encode(Session(id: id, offset: 0, length: body.length, location: location))
         if body.length == 0 { try await complete(record, root: root) }
         return Response(status: .created, headers: headers + [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
     }
@@ -191,12 +191,7 @@ struct ResumableUploads: Sendable {
         let path = record.path
         try await FileOperations.blocking {
             let folder = try DirectoryHandle.open(root: root, path: record.folder, create: false)
-            if record.overwrite {
-                guard renameat(folder.fd, record.temporary, folder.fd, record.name) == 0 else { throw FileErrors.from(errno: errno, path: path) }
-            } else {
-                guard linkat(folder.fd, record.temporary, folder.fd, record.name, 0) == 0 else { throw FileErrors.from(errno: errno, path: path) }
-                unlinkat(folder.fd, record.temporary, 0)
-            }
+            try Transfers.move(from: folder, record.temporary, to: folder, record.name, overwrite: record.overwrite, path: path)
         }
         try await database.client.query("DELETE FROM files.uploads WHERE id = \(record.id)", logger: database.logger)
     }

@@ -21,7 +21,8 @@ enum Transfers {
         var overwrite: Bool?
     }
 
-    /// Renames `fromName` in `from` to `toName` in `to`.
+    /// Renames `fromName` in `from` to `toName` in `to`; also how a finished
+    /// upload (under its hidden name) takes its real one.
     static func move(from: DirectoryHandle, _ fromName: String, to: DirectoryHandle, _ toName: String, overwrite: Bool, path: SafePath) throws {
         guard FileOperations.kind(in: from, name: fromName) != nil else { throw KnotError.notFound("\(path.display) does not exist") }
         if overwrite {

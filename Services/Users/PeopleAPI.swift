@@ -195,14 +195,7 @@ struct PeopleAPI: Sendable {
                 await app.services(of: username, "resume", context: context)
             }
         } else if before.active {
-            // Sessions and tokens end now. Should identity be unreachable, its
-            // own check of the active flag still ends them within seconds.
-            do {
-                _ = try await app.identity.post(
-                    "/internal/v1/users/\(user.id.uuidString.lowercased())/revoke", body: Empty(), as: [String: String].self)
-            } catch {
-                context.logger.error("could not end the sessions of a deactivated account", metadata: ["username": "\(username)", "error": "\(error)"])
-            }
+            await app.endSessions(of: user, context: context)
             await app.services(of: username, "stop", context: context)
         }
         await app.record(admin.username, active ? "user.activate" : "user.deactivate", username)
@@ -234,12 +227,7 @@ struct PeopleAPI: Sendable {
             }
         }
         await app.services(of: user.username, "remove", context: context)
-        do {
-            _ = try await app.identity.post(
-                "/internal/v1/users/\(user.id.uuidString.lowercased())/revoke", body: Empty(), as: [String: String].self)
-        } catch {
-            context.logger.error("could not end the sessions of a deleted account", metadata: ["error": "\(error)"])
-        }
+        await app.endSessions(of: user, context: context)
         do {
             try await app.spaces.remove(user)
         } catch {

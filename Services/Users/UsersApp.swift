@@ -129,6 +129,17 @@ struct UsersApp: Sendable {
         }
     }
 
+    /// Sessions, refresh tokens and API tokens end now. Should identity be
+    /// unreachable, its own check of the active flag ends them within seconds.
+    func endSessions(of user: UserRecord, context: KnotRequestContext) async {
+        do {
+            _ = try await identity.post(
+                "/internal/v1/users/\(user.id.uuidString.lowercased())/revoke", body: Empty(), as: [String: String].self)
+        } catch {
+            context.logger.error("could not end an account's sessions", metadata: ["username": "\(user.username)", "error": "\(error)"])
+        }
+    }
+
     func record(_ actor: String, _ action: String, _ subject: String, detail: String = "") async {
         try? await audit.record(.init(actor: actor, action: action, subject: subject, detail: detail))
     }

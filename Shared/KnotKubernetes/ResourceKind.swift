@@ -1,4 +1,5 @@
 import Foundation
+import KnotModels
 
 /// Where a kind of object lives in the API: its group, version, plural
 /// resource name and whether it belongs to a namespace. Built-in kinds are
@@ -72,13 +73,4 @@ extension ResourceKind {
         .persistentVolumeClaim, .pod, .service, .event, .role, .roleBinding, .networkPolicy, .ingress,
         .deployment, .statefulSet, .replicaSet, .job,
     ]
-}
-
-extension String {
-    /// Everything but RFC 3986's unreserved characters encoded: safe as one path segment or query value.
-    var percentEncodedComponent: String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return addingPercentEncoding(withAllowedCharacters: allowed) ?? self
-    }
 }

@@ -94,8 +94,8 @@ final class IdentityProviderTests: XCTestCase {
                 .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
             XCTAssertEqual(Base64URL.encode(bytes), expected, "length \(length)")
         }
-        XCTAssertEqual(SessionStore.newToken().utf8.count, 43)
-        XCTAssertNotEqual(SessionStore.newToken(), SessionStore.newToken())
+        XCTAssertEqual(SecretToken.make().utf8.count, 43)
+        XCTAssertNotEqual(SecretToken.make(), SecretToken.make())
     }
 
     func testClientsFileIsValidatedWhole() throws {

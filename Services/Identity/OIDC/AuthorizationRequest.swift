@@ -1,4 +1,5 @@
 import Foundation
+import KnotModels
 
 /// A validated authorization request (OpenID Connect Core 3.1.2.1).
 struct AuthorizationRequest: Sendable {
@@ -118,11 +119,8 @@ struct AuthorizationRequest: Sendable {
     }
 
     static func encode(_ values: [String: String]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return values.sorted { $0.key < $1.key }.map { name, value in
-            "\(name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
-        }.joined(separator: "&")
+        values.sorted { $0.key < $1.key }.map { "\($0.key.percentEncodedComponent)=\($0.value.percentEncodedComponent)" }
+            .joined(separator: "&")
     }
 
     /// The redirect URI with response parameters appended (keeping any query it has).

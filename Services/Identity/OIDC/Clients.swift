@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KnotAuth
 import KnotDatabase
 import KnotErrors
 import Logging
@@ -24,18 +25,20 @@ struct OAuthClient: Encodable, Sendable, Equatable {
     /// SHA-256 of the secret; never leaves the service.
     var secretHash: Data?
 
-    enum CodingKeys: String, CodingKey {
-        case name, scopes, configured
-        case clientID = "client_id"
-        case isPublic = "public"
-        case firstParty = "first_party"
-        case redirectURIs = "redirect_uris"
-        case postLogoutRedirectURIs = "post_logout_redirect_uris"
-        case grantTypes = "grant_types"
-        case accessTokenSeconds = "access_token_seconds"
-        case idTokenAlgorithm = "id_token_signed_response_alg"
-        case introspectAny = "introspect_any"
-        case knotClaimsInIDToken = "knot_claims_in_id_token"
+    /// What would register this client again (never its secret).
+    var registration: ClientRegistration {
+        ClientRegistration(
+            clientID: clientID, name: name, isPublic: isPublic, firstParty: firstParty, redirectURIs: redirectURIs,
+            postLogoutRedirectURIs: postLogoutRedirectURIs, grantTypes: grantTypes, scopes: scopes,
+            accessTokenSeconds: accessTokenSeconds, idTokenAlgorithm: idTokenAlgorithm, introspectAny: introspectAny,
+            knotClaimsInIDToken: knotClaimsInIDToken, secret: nil, secretFile: nil)
+    }
+
+    /// Shown as its registration (the same field names), and whether the clients file owns it.
+    func encode(to encoder: any Encoder) throws {
+        try registration.encode(to: encoder)
+        var container = encoder.container(keyedBy: DynamicKey.self)
+        try container.encode(configured, forKey: DynamicKey("configured"))
     }
 
     /// Secrets are random and long, so a plain SHA-256 is the right store (as
@@ -44,9 +47,8 @@ struct OAuthClient: Encodable, Sendable, Equatable {
 
     func secretMatches(_ candidate: String) -> Bool {
         guard let secretHash else { return false }
-        let computed = Self.digest(candidate)
         // Constant-time comparison: the digest is secret too.
-        return computed.count == secretHash.count && zip(computed, secretHash).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return SecretToken.equal(Self.digest(candidate), secretHash)
     }
 
     func allows(grant: String) -> Bool { grantTypes.contains(grant) }
@@ -247,7 +249,7 @@ final class ClientRegistry: Sendable {
         try await reload()
     }
 
-    static func newSecret() -> String { SessionStore.newToken() }
+    static func newSecret() -> String { SecretToken.make() }
 }
 
 extension ClientRegistry {

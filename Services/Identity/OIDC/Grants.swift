@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KnotAuth
 import KnotDatabase
 import Logging
 import PostgresNIO
@@ -38,16 +39,14 @@ struct GrantStore: Sendable {
     let codeLifetime: TimeInterval
     let offlineLifetime: TimeInterval
 
-    static func digest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
-
     func storeCode(_ code: AuthorizationCode) async throws -> String {
-        let token = SessionStore.newToken()
+        let token = SecretToken.make()
         let expires = Date().addingTimeInterval(codeLifetime)
         try await database.client.query(
             """
             INSERT INTO identity.codes (code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,
                 code_challenge, auth_time, claims, family_id, expires_at)
-            VALUES (\(Self.digest(token)), \(code.clientID), \(code.userID), \(code.sessionID), \(code.redirectURI), \(code.scope),
+            VALUES (\(SecretToken.digest(token)), \(code.clientID), \(code.userID), \(code.sessionID), \(code.redirectURI), \(code.scope),
                 \(code.nonce), \(code.codeChallenge), \(code.authTime), \(code.claims), \(code.familyID), \(expires))
             """, logger: database.logger)
         return token
@@ -66,7 +65,7 @@ struct GrantStore: Sendable {
     /// Marks a code used, once. A second use revokes everything it issued.
     func redeem(_ token: String, clientID: String) async throws -> Redemption {
         guard token.utf8.count == 43 else { return .unknown }
-        let hash = Self.digest(token)
+        let hash = SecretToken.digest(token)
         let rows = try await database.client.query(
             """
             UPDATE identity.codes SET used_at = now() WHERE code_hash = \(hash) AND used_at IS NULL AND client_id = \(clientID)
@@ -103,9 +102,9 @@ struct GrantStore: Sendable {
     }
 
     func issueRefreshToken(family: UUID) async throws -> String {
-        let token = "knot_rt_" + SessionStore.newToken()
+        let token = "knot_rt_" + SecretToken.make()
         try await database.client.query(
-            "INSERT INTO identity.refresh_tokens (token_hash, family_id) VALUES (\(Self.digest(token)), \(family))",
+            "INSERT INTO identity.refresh_tokens (token_hash, family_id) VALUES (\(SecretToken.digest(token)), \(family))",
             logger: database.logger)
         return token
     }
@@ -121,8 +120,8 @@ struct GrantStore: Sendable {
     /// one is spent and the new one stored, or nothing happens.
     func rotate(_ token: String, clientID: String) async throws -> Rotation {
         guard token.hasPrefix("knot_rt_"), token.utf8.count == 51 else { return .invalid }
-        let hash = Self.digest(token)
-        let next = "knot_rt_" + SessionStore.newToken()
+        let hash = SecretToken.digest(token)
+        let next = "knot_rt_" + SecretToken.make()
         let rows = try await database.client.query(
             """
             WITH spent AS (
@@ -131,7 +130,7 @@ struct GrantStore: Sendable {
                 WHERE r.token_hash = \(hash) AND r.used_at IS NULL AND f.id = r.family_id AND f.client_id = \(clientID)
                   AND f.revoked_at IS NULL AND f.expires_at > now()
                 RETURNING f.id, f.client_id, f.user_id, f.session_id, f.scope, f.offline, f.auth_time, f.claims),
-            issued AS (INSERT INTO identity.refresh_tokens (token_hash, family_id) SELECT \(Self.digest(next)), id FROM spent)
+            issued AS (INSERT INTO identity.refresh_tokens (token_hash, family_id) SELECT \(SecretToken.digest(next)), id FROM spent)
             SELECT id, client_id, user_id, session_id, scope, offline, auth_time, claims FROM spent
             """, logger: database.logger)
         for try await row in rows.decode((UUID, String, UUID?, UUID?, String, Bool, Date, String).self) {
@@ -158,7 +157,7 @@ struct GrantStore: Sendable {
         let rows = try await database.client.query(
             """
             SELECT r.family_id FROM identity.refresh_tokens r JOIN identity.token_families f ON f.id = r.family_id
-            WHERE r.token_hash = \(Self.digest(token)) AND f.client_id = \(clientID)
+            WHERE r.token_hash = \(SecretToken.digest(token)) AND f.client_id = \(clientID)
             """, logger: database.logger)
         for try await family in rows.decode(UUID.self) { return family }
         return nil
@@ -205,7 +204,7 @@ extension GrantStore {
             """
             SELECT f.id, f.client_id, f.user_id, f.session_id, f.scope, f.offline, f.auth_time, f.claims
             FROM identity.refresh_tokens r JOIN identity.token_families f ON f.id = r.family_id
-            WHERE r.token_hash = \(Self.digest(token)) AND r.used_at IS NULL AND f.revoked_at IS NULL AND f.expires_at > now()
+            WHERE r.token_hash = \(SecretToken.digest(token)) AND r.used_at IS NULL AND f.revoked_at IS NULL AND f.expires_at > now()
             """, logger: database.logger)
         for try await row in rows.decode((UUID, String, UUID?, UUID?, String, Bool, Date, String).self) {
             return TokenFamily(

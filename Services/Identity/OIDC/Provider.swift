@@ -123,9 +123,7 @@ struct OIDCProvider: Sendable {
                 changes["prompt"] = rest.isEmpty ? nil : rest
             }
             let next = "/auth/oidc/authorize?" + authorization.query(replacing: changes)
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            let location = "/auth/login?next=" + (next.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+            let location = "/auth/login?next=" + next.percentEncodedComponent
             return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
         }
         let (session, user) = signedIn!

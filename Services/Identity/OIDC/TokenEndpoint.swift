@@ -4,6 +4,7 @@ import KnotAuth
 import HTTPTypes
 import Hummingbird
 import JWTKit
+import KnotInternalClient
 import KnotModels
 import Logging
 
@@ -200,16 +201,9 @@ extension OIDCProvider {
         return try await keys.ring().sign(claims, with: .es256, type: "at+jwt")
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        // URLs as written, not "https:\/\/…": valid either way, but people read these documents.
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// A JSON answer that no cache keeps (tokens must not be stored, RFC 6749 5.1).
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try Self.encoder.encode(value)
+        let data = try JSONEncoder.knot.encode(value)
         return Response(
             status: status,
             headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],

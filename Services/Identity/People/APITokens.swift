@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KnotAuth
 import KnotDatabase
 import KnotErrors
 import PostgresNIO
@@ -49,14 +50,14 @@ struct APITokenStore: Sendable {
         guard scope == "read" || scope == "full" else { throw KnotError.badRequest("scope must be read or full", code: "invalid_scope") }
         let days = request.expiresInDays ?? 90
         guard (1...365).contains(days) else { throw KnotError.badRequest("expires_in_days must be between 1 and 365", code: "invalid_expiry") }
-        let secret = Self.prefix + SessionStore.newToken()
+        let secret = Self.prefix + SecretToken.make()
         let id = UUID()
         let now = Date()
         let expires = now.addingTimeInterval(TimeInterval(days) * 86400)
         let inserted = try await database.client.query(
             """
             INSERT INTO identity.api_tokens (id, user_id, name, scope, token_hash, created_at, expires_at)
-            SELECT \(id), \(userID), \(name), \(scope), \(SessionStore.digest(secret)), \(now), \(expires)
+            SELECT \(id), \(userID), \(name), \(scope), \(SecretToken.digest(secret)), \(now), \(expires)
             WHERE (SELECT count(*) FROM identity.api_tokens WHERE user_id = \(userID) AND revoked_at IS NULL AND expires_at > now())
                   < \(Self.perUserLimit)
             RETURNING id
@@ -100,7 +101,7 @@ struct APITokenStore: Sendable {
             """
             UPDATE identity.api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < now() - interval '60 seconds'
                 THEN now() ELSE last_used_at END
-            WHERE token_hash = \(SessionStore.digest(secret)) AND revoked_at IS NULL AND expires_at > now()
+            WHERE token_hash = \(SecretToken.digest(secret)) AND revoked_at IS NULL AND expires_at > now()
             RETURNING user_id, scope
             """, logger: database.logger)
         for try await (user, scope) in rows.decode((UUID, String).self) { return (user, scope) }

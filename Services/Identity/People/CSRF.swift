@@ -27,14 +27,12 @@ struct CSRF: Sendable {
         if let existing = request.cookies[Self.cookieName]?.value, existing.utf8.count == 43 {
             return (field(for: existing), nil)
         }
-        let fresh = SessionStore.newToken()
+        let fresh = SecretToken.make()
         return (field(for: fresh), "\(Self.cookieName)=\(fresh); Path=/auth; HttpOnly; Secure; SameSite=Strict")
     }
 
     func isValid(_ submitted: String?, request: Request) -> Bool {
         guard let submitted, let cookie = request.cookies[Self.cookieName]?.value, cookie.utf8.count == 43 else { return false }
-        let expected = Array(field(for: cookie).utf8)
-        let given = Array(submitted.utf8)
-        return expected.count == given.count && zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return SecretToken.equal(field(for: cookie).utf8, submitted.utf8)
     }
 }

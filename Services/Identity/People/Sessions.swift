@@ -27,23 +27,16 @@ struct SessionStore: Sendable {
     let lifetime: TimeInterval
     let idle: TimeInterval
 
-    /// 256 random bits as 43 base64url characters, from BoringSSL's CSPRNG
-    /// (one call, no system call per byte: tokens are made on every grant).
-    static func newToken() -> String {
-        Base64URL.encode(SymmetricKey(size: .bits256))
-    }
-
-    static func digest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
 
     func create(userID: UUID) async throws -> (token: String, session: BrowserSession) {
-        let token = Self.newToken()
+        let token = SecretToken.make()
         let id = UUID()
         let now = Date()
         let expires = now.addingTimeInterval(lifetime)
         try await database.client.query(
             """
             INSERT INTO identity.sessions (token_hash, id, user_id, created_at, expires_at, last_seen_at)
-            VALUES (\(Self.digest(token)), \(id), \(userID), \(now), \(expires), \(now))
+            VALUES (\(SecretToken.digest(token)), \(id), \(userID), \(now), \(expires), \(now))
             """, logger: database.logger)
         return (token, BrowserSession(id: id, userID: userID, actingAs: nil, authTime: now, expiresAt: expires))
     }
@@ -56,7 +49,7 @@ struct SessionStore: Sendable {
             """
             UPDATE identity.sessions SET last_seen_at = CASE WHEN last_seen_at < now() - interval '60 seconds'
                 THEN now() ELSE last_seen_at END
-            WHERE token_hash = \(Self.digest(token)) AND revoked_at IS NULL AND expires_at > now()
+            WHERE token_hash = \(SecretToken.digest(token)) AND revoked_at IS NULL AND expires_at > now()
               AND last_seen_at > \(idleHorizon)
             RETURNING id, user_id, acting_as, created_at, expires_at
             """, logger: database.logger)
@@ -70,7 +63,7 @@ struct SessionStore: Sendable {
     func revoke(_ token: String) async throws -> [UUID] {
         try await database.transaction { tx in
             let rows = try await tx.query(
-                "UPDATE identity.sessions SET revoked_at = now() WHERE token_hash = \(Self.digest(token)) AND revoked_at IS NULL RETURNING id",
+                "UPDATE identity.sessions SET revoked_at = now() WHERE token_hash = \(SecretToken.digest(token)) AND revoked_at IS NULL RETURNING id",
                 logger: database.logger)
             var ids: [UUID] = []
             for try await id in rows.decode(UUID.self) { ids.append(id) }
@@ -102,12 +95,12 @@ struct SessionStore: Sendable {
     /// old cookie dies at once, so no cache anywhere keeps the old identity.
     /// Keeps the login time and expiry; ends the refresh tokens bound to the old session.
     func replace(_ token: String, actingAs: UUID?) async throws -> (token: String, revokedFamilies: [UUID]) {
-        let fresh = Self.newToken()
+        let fresh = SecretToken.make()
         let families: [UUID] = try await database.transaction { tx in
             let rows = try await tx.query(
                 """
                 UPDATE identity.sessions SET revoked_at = now()
-                WHERE token_hash = \(Self.digest(token)) AND revoked_at IS NULL AND expires_at > now()
+                WHERE token_hash = \(SecretToken.digest(token)) AND revoked_at IS NULL AND expires_at > now()
                 RETURNING id, user_id, created_at, expires_at
                 """, logger: database.logger)
             var old: (UUID, UUID, Date, Date)?
@@ -116,7 +109,7 @@ struct SessionStore: Sendable {
             try await tx.query(
                 """
                 INSERT INTO identity.sessions (token_hash, id, user_id, acting_as, created_at, expires_at, last_seen_at)
-                VALUES (\(Self.digest(fresh)), \(UUID()), \(old.1), \(actingAs), \(old.2), \(old.3), now())
+                VALUES (\(SecretToken.digest(fresh)), \(UUID()), \(old.1), \(actingAs), \(old.2), \(old.3), now())
                 """, logger: database.logger)
             return try await Self.revokeFamilies(tx, logger: database.logger, where: "session_id = ANY($1) AND NOT offline", [old.0])
         }

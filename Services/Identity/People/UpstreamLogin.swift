@@ -68,7 +68,7 @@ struct UpstreamLogin: Sendable {
     func start(_ request: Request, next: String) async throws -> Response {
         let discovery = try await metadata.discovery()
         let pending = Pending(
-            state: SessionStore.newToken(), nonce: SessionStore.newToken(), verifier: SessionStore.newToken() + SessionStore.newToken(),
+            state: SecretToken.make(), nonce: SecretToken.make(), verifier: SecretToken.make() + SecretToken.make(),
             next: next, expires: Date().addingTimeInterval(600))
         let challenge = Base64URL.encode(Data(SHA256.hash(data: Data(pending.verifier.utf8))))
         let location = AuthorizationRequest.redirect(
@@ -102,7 +102,7 @@ struct UpstreamLogin: Sendable {
             throw KnotError.badRequest("this sign-in was not started in this browser, or it took too long; start again", code: "upstream_state")
         }
         let query = try FormParameters.query(of: request)
-        guard let state = query["state"], Self.constantTimeEqual(state, pending.state) else {
+        guard let state = query["state"], SecretToken.equal(state.utf8, pending.state.utf8) else {
             throw KnotError.badRequest("the answer from \(displayName) does not belong to this sign-in", code: "upstream_state")
         }
         if let error = query["error"] {
@@ -119,7 +119,7 @@ struct UpstreamLogin: Sendable {
         let discovery = try await metadata.discovery()
         var request = HTTPClientRequest(url: discovery.tokenEndpoint)
         request.method = .POST
-        let credentials = "\(Self.formEncode(settings.clientID)):\(Self.formEncode(settings.clientSecret))"
+        let credentials = "\(settings.clientID.percentEncodedComponent):\(settings.clientSecret.percentEncodedComponent)"
         request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
@@ -212,17 +212,6 @@ struct UpstreamLogin: Sendable {
         name = String(name.prefix(28))
         while name.hasSuffix("-") { name.removeLast() }
         return name.count >= 2 ? name : "user-" + name
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        return x.count == y.count && zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
-    static func formEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
     static func clearedCookie() -> String {

@@ -38,7 +38,6 @@ struct PodMutation: Sendable {
     static let privateDirectory = "/files/private"
     static let sharedDirectory = "/files/shared"
     static let adminDirectory = "/files/admin"
-    static let adminClaim = "knot-admin"
 
     let owner: Owner
 
@@ -47,7 +46,8 @@ struct PodMutation: Sendable {
             Domain(volume: KubernetesRuntimeSettings.privateClaim, claim: KubernetesRuntimeSettings.privateClaim, mountPath: Self.privateDirectory),
             Domain(volume: KubernetesRuntimeSettings.sharedClaim, claim: KubernetesRuntimeSettings.sharedClaim, mountPath: Self.sharedDirectory),
         ]
-        if owner.admin { domains.append(Domain(volume: Self.adminClaim, claim: Self.adminClaim, mountPath: Self.adminDirectory)) }
+        if owner.admin { domains.append(Domain(
+                volume: KubernetesRuntimeSettings.adminClaim, claim: KubernetesRuntimeSettings.adminClaim, mountPath: Self.adminDirectory)) }
         return domains
     }
 
