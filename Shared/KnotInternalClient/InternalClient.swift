@@ -90,12 +90,13 @@ public struct Empty: Codable, Sendable {
 
 extension JSONEncoder {
     /// The encoding every Knot API uses: ISO 8601 dates, stable key order.
-    public static var knot: JSONEncoder {
+    /// One instance, made once: it is consulted for every answer.
+    public static let knot: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 }
 
 extension JSONDecoder {
