@@ -1,14 +1,12 @@
-import HTTPTypes
-import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
-import HummingbirdHTTP2
 import KnotConfig
 import KnotDatabase
 import KnotModels
 import KnotServiceKit
 import NIOCore
-import NIOSSL
+import NIOHTTP1
 import ServiceLifecycle
 
 @main
@@ -25,17 +23,7 @@ struct EdgeMain {
             let local = try LocalCertificates.ensure(folder: settings.dataDirectory + "/tls", domain: settings.domain)
             tlsPaths = (local.certificate, local.privateKey)
         }
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(tlsPaths.0).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: tlsPaths.1, format: .pem)))
-        tls.minimumTLSVersion = .tlsv12
-
-        let upstreams = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(
-                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(Int64(edge.upstreamTimeout))),
-                connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
-                decompression: .disabled))
+        let tls = try TLSContextStore(certificatePath: tlsPaths.0, keyPath: tlsPaths.1, logger: host.logger)
 
         let routes = RouteTable()
         let launcher = host.client(for: "launcher")
@@ -48,7 +36,9 @@ struct EdgeMain {
             while true {
                 do {
                     let list = try await launcher.get("/internal/v1/routes", as: RouteList.self)
-                    routes.replace(with: list.routes)
+                    for unusable in routes.replace(with: list.routes) {
+                        host.logger.warning("route with an unusable upstream left out", metadata: ["host": "\(unusable.host)", "upstream": "\(unusable.upstream)"])
+                    }
                     host.logger.debug("route table loaded", metadata: ["routes": "\(list.routes.count)"])
                     return
                 } catch {
@@ -63,32 +53,20 @@ struct EdgeMain {
         // A slow full resync as a backstop; notifications do the real work.
         let backstop = PeriodicTask(interval: .seconds(30)) { try? await syncRoutes() }
 
-        let router = Router(context: EdgeContext.self)
-        router.add(middleware: TraceMiddleware(trustIncoming: false))
-        router.add(middleware: JSONErrorMiddleware())
-        router.add(
-            middleware: EdgeMiddleware(
-                settings: settings,
-                areas: ["identity": settings.identityURL, "users": settings.usersURL, "launcher": settings.launcherURL, "files": settings.filesURL],
-                routes: routes, sessions: SessionCache(identity: host.client(for: "identity")),
-                forwarder: Forwarder(client: upstreams, timeout: .seconds(Int64(edge.upstreamTimeout)))))
-        router.add(middleware: SecurityHeadersMiddleware())
-        router.add(
-            middleware: FileMiddleware(
-                edge.webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache, .private])]), searchForIndexHtml: true, logger: host.logger))
-
-        let publicApp = Application(
-            router: router,
-            server: try .http2Upgrade(tlsConfiguration: tls),
-            configuration: .init(address: .hostname(settings.listenHost == "127.0.0.1" ? "0.0.0.0" : settings.listenHost, port: edge.httpsPort), serverName: "knot-edge"),
-            logger: host.logger)
+        let core = EdgeCore(
+            settings: settings, limits: edge.limits, router: try EdgeRouter(settings: settings, limits: edge.limits, routes: routes),
+            sessions: SessionCache(identity: host.client(for: "identity")), assets: WebAssets(root: edge.webRoot),
+            accessLog: try AccessLog(path: edge.accessLogPath, enabled: edge.accessLog), logger: host.logger)
+        let publicHost = settings.listenHost == "127.0.0.1" ? "0.0.0.0" : settings.listenHost
+        let server = EdgeServer(
+            core: core, tls: tls, host: publicHost, port: edge.httpsPort, group: .singleton, onBound: { _ in })
 
         let redirect = Router(context: BasicRequestContext.self)
         redirect.get("/healthz") { _, _ in "alive" }
         redirect.add(middleware: RedirectToHTTPSMiddleware(settings: settings))
         let redirectApp = Application(
             router: redirect,
-            configuration: .init(address: .hostname(settings.listenHost == "127.0.0.1" ? "0.0.0.0" : settings.listenHost, port: edge.httpPort), serverName: "knot-edge"),
+            configuration: .init(address: .hostname(publicHost, port: edge.httpPort), serverName: "knot-edge"),
             logger: host.logger)
 
         // The operational endpoints stay on their own (internal) port, not on the public listener.
@@ -98,7 +76,7 @@ struct EdgeMain {
         // The edge keeps no data of its own: it has no schema to migrate.
         await host.readiness.markMigrated()
 
-        try await host.run(publicApp, background: [listener, backstop, redirectApp, opsApp, HTTPClientShutdown(client: upstreams)])
+        try await host.run(opsApp, background: [listener, backstop, redirectApp, server, AccessLogFlush(log: core.accessLog)])
     }
 }
 
@@ -108,31 +86,22 @@ struct RedirectToHTTPSMiddleware: RouterMiddleware {
     let settings: KnotSettings
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let host = EdgeMiddleware.host(of: request) else { return Response(status: .badRequest) }
-        return Response(status: .permanentRedirect, headers: [.location: settings.publicURL(forHost: host) + request.uri.string])
+        // Only Knot's own names are redirected, so this listener is no open redirect to anywhere else.
+        guard let authority = request.head.authority,
+            let host = try? RequestCheck.host(of: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": authority])).name,
+            host == settings.domain || host.hasSuffix("." + settings.domain)
+        else { return Response(status: .badRequest) }
+        let target = request.uri.string.hasPrefix("/") ? request.uri.string : "/"
+        return Response(status: .permanentRedirect, headers: [.location: settings.publicURL(forHost: host) + target])
     }
 }
 
-/// Headers every dashboard response carries.
-struct SecurityHeadersMiddleware: RouterMiddleware {
-    typealias Context = EdgeContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        response.headers[.strictTransportSecurity] = "max-age=31536000"
-        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        response.headers[.contentSecurityPolicy] = "default-src 'self'; frame-ancestors 'none'"
-        return response
-    }
-}
-
-/// Closes the upstream connection pool when the edge shuts down.
-struct HTTPClientShutdown: Service {
-    let client: HTTPClient
+/// Writes out the last access-log lines when the edge stops.
+struct AccessLogFlush: Service {
+    let log: AccessLog
     func run() async throws {
         try? await gracefulShutdown()
-        try await client.shutdown()
+        log.flush()
     }
 }
 

@@ -510,6 +510,7 @@ struct IdentityApp: Sendable {
             assertion: token, cacheSeconds: verdictCacheSeconds)
         verdict.actor = actor?.username
         verdict.readOnly = readOnly
+        verdict.email = user.email.isEmpty ? nil : user.email
         return verdict
     }
 

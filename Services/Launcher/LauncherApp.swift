@@ -150,7 +150,7 @@ struct LauncherApp: Sendable {
         let reason = runtime.unsupportedReason(probeSpec(template))
         return TemplateSummary(
             id: template.id, name: template.name, description: template.description, singleton: template.singleton,
-            source: "built-in", runtime: runtime.kind, available: reason == nil, unavailableReason: reason,
+            source: template.source, runtime: runtime.kind, available: reason == nil, unavailableReason: reason,
             variables: template.variables.filter { !TemplateRenderer.automatic.contains($0.name) })
     }
 
@@ -194,7 +194,8 @@ struct LauncherApp: Sendable {
             throw KnotError.conflict("you can run only one service from \"\(template.id)\"", code: "singleton")
         }
         let record = try await store.insert(
-            owner: username, name: rendered.name, template: template.id, host: rendered.host, values: rendered.values)
+            owner: username, name: rendered.name, template: template.id, host: rendered.host, values: rendered.values,
+            isPublic: template.isPublic)
         var started = spec
         started.id = record.id.uuidString.lowercased()
         await supervisor.launch(id: record.id, spec: started)

@@ -32,6 +32,14 @@ enum LauncherSchema {
                         owner text NOT NULL,
                         upstream text NOT NULL)
                     """,
-                ])
+                ]),
+            // Karvdash's `auth: no`: the service is public, the edge asks for no sign-on.
+            // Kept on the service (fixed at launch, like its values) and copied to its route.
+            Migration(
+                2, "public services",
+                [
+                    "ALTER TABLE launcher.services ADD COLUMN public boolean NOT NULL DEFAULT false",
+                    "ALTER TABLE launcher.routes ADD COLUMN public boolean NOT NULL DEFAULT false",
+                ]),
         ])
 }

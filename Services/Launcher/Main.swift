@@ -1,3 +1,4 @@
+import Foundation
 import KnotRuntime
 import KnotServiceKit
 
@@ -8,7 +9,10 @@ struct LauncherMain {
         let runtime = RuntimeChoice.makeOrExit(
             program: "knot-\(host.settings.serviceName)", dataDirectory: host.settings.dataDirectory,
             filesRoot: host.settings.filesRoot, logger: host.logger)
-        let app = LauncherApp(host: host, runtime: runtime, templates: try BuiltinTemplates.load())
+        let templates = TemplateCatalogue.load(
+            builtins: try BuiltinTemplates.load(), folders: ProcessInfo.processInfo.environment[TemplateCatalogue.variable],
+            logger: host.logger)
+        let app = LauncherApp(host: host, runtime: runtime, templates: templates)
         try await host.run(
             app.makeApplication(),
             background: [

@@ -17,11 +17,14 @@ struct ServiceRecord: Codable, Sendable {
     var values: [String: String]
     var status: String
     var message: String
+    /// Launched from an `auth: no` template: opened without signing in.
+    var isPublic: Bool
     var createdAt: Date
     var updatedAt: Date
 
     enum CodingKeys: String, CodingKey {
         case id, owner, name, template, host, url, values, status, message
+        case isPublic = "public"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -35,16 +38,18 @@ struct ServiceStore: Sendable {
     let publicURL: @Sendable (String) -> String
     var logger: Logger { database.logger }
 
-    private static let columns = "id, owner, name, template, host, values::text, status, message, created_at, updated_at"
+    private static let columns = "id, owner, name, template, host, values::text, status, message, public, created_at, updated_at"
 
-    func insert(owner: String, name: String, template: String, host: String, values: [String: String]) async throws -> ServiceRecord {
+    func insert(
+        owner: String, name: String, template: String, host: String, values: [String: String], isPublic: Bool = false
+    ) async throws -> ServiceRecord {
         let id = UUID()
         let json = String(decoding: try JSONEncoder.knot.encode(values), as: UTF8.self)
         do {
             let rows = try await database.client.query(
                 """
-                INSERT INTO launcher.services (id, owner, name, template, host, values, status, message)
-                VALUES (\(id), \(owner), \(name), \(template), \(host), \(json)::jsonb, 'starting', 'starting')
+                INSERT INTO launcher.services (id, owner, name, template, host, values, status, message, public)
+                VALUES (\(id), \(owner), \(name), \(template), \(host), \(json)::jsonb, 'starting', 'starting', \(isPublic))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let record = try await decode(rows).first else { throw KnotError.internalError() }
@@ -74,23 +79,25 @@ struct ServiceStore: Sendable {
         return try await decode(rows)
     }
 
-    /// Records a status; with an upstream the route is added, without one it is removed.
+    /// Records a status; with an upstream the route is added (public if the
+    /// service is), without one it is removed.
     func setStatus(id: UUID, status: String, message: String, upstream: String?) async throws {
         let logger = self.logger
         try await database.transaction { tx in
             let rows = try await tx.query(
                 """
                 UPDATE launcher.services SET status = \(status), message = \(message), updated_at = now()
-                WHERE id = \(id) RETURNING owner, host
+                WHERE id = \(id) RETURNING owner, host, public
                 """, logger: logger)
-            var found: (String, String)?
-            for try await row in rows.decode((String, String).self) { found = row }
-            guard let (owner, host) = found else { return }
+            var found: (String, String, Bool)?
+            for try await row in rows.decode((String, String, Bool).self) { found = row }
+            guard let (owner, host, isPublic) = found else { return }
             if let upstream {
                 try await tx.query(
                     """
-                    INSERT INTO launcher.routes (host, service_id, owner, upstream) VALUES (\(host), \(id), \(owner), \(upstream))
-                    ON CONFLICT (host) DO UPDATE SET upstream = EXCLUDED.upstream
+                    INSERT INTO launcher.routes (host, service_id, owner, upstream, public)
+                    VALUES (\(host), \(id), \(owner), \(upstream), \(isPublic))
+                    ON CONFLICT (host) DO UPDATE SET upstream = EXCLUDED.upstream, public = EXCLUDED.public
                     """, logger: logger)
             } else {
                 try await tx.query("DELETE FROM launcher.routes WHERE service_id = \(id)", logger: logger)
@@ -110,26 +117,26 @@ struct ServiceStore: Sendable {
     func routes() async throws -> [RouteEntry] {
         let rows = try await database.client.query(
             """
-            SELECT r.host, r.owner, r.upstream, s.name FROM launcher.routes r
+            SELECT r.host, r.owner, r.upstream, s.name, r.public FROM launcher.routes r
             JOIN launcher.services s ON s.id = r.service_id ORDER BY r.host
             """, logger: logger)
         var routes: [RouteEntry] = []
-        for try await (host, owner, upstream, name) in rows.decode((String, String, String, String).self) {
-            routes.append(RouteEntry(host: host, owner: owner, upstream: upstream, service: name))
+        for try await (host, owner, upstream, name, isPublic) in rows.decode((String, String, String, String, Bool).self) {
+            routes.append(RouteEntry(host: host, owner: owner, upstream: upstream, service: name, isPublic: isPublic))
         }
         return routes
     }
 
     private func decode(_ rows: PostgresRowSequence) async throws -> [ServiceRecord] {
         var records: [ServiceRecord] = []
-        for try await (id, owner, name, template, host, valuesJSON, status, message, created, updated) in rows.decode(
-            (UUID, String, String, String, String, String, String, String, Date, Date).self)
+        for try await (id, owner, name, template, host, valuesJSON, status, message, isPublic, created, updated) in rows.decode(
+            (UUID, String, String, String, String, String, String, String, Bool, Date, Date).self)
         {
             let values = (try? JSONDecoder().decode([String: String].self, from: Data(valuesJSON.utf8))) ?? [:]
             records.append(
                 ServiceRecord(
                     id: id, owner: owner, name: name, template: template, host: host, url: publicURL(host) + "/",
-                    values: values, status: status, message: message, createdAt: created, updatedAt: updated))
+                    values: values, status: status, message: message, isPublic: isPublic, createdAt: created, updatedAt: updated))
         }
         return records
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Yams
 
 /// One variable a template asks for.
@@ -27,6 +28,7 @@ struct LocalBlock: Codable, Sendable, Equatable {
 /// A service template in Karvdash's format: multi-document YAML whose
 /// `kind: Template` document describes it and whose other documents are the
 /// Kubernetes objects to create. Knot adds variable metadata and `local`.
+/// Karvdash's `auth: no` makes a service public: the edge puts no sign-on in front.
 struct Template: Sendable {
     /// The file name without `.template.yaml`; what the API names it by.
     var id: String
@@ -37,6 +39,11 @@ struct Template: Sendable {
     var local: LocalBlock?
     /// The YAML of the Kubernetes documents, unrendered.
     var manifests: String
+    /// `auth: no` in the descriptor: anyone may open the service, signed in or not.
+    var isPublic: Bool = false
+    /// Where the template came from: `built-in`, or `folder` (one of `KNOT_TEMPLATE_DIRS`;
+    /// the API does not show which, to keep the server's paths to itself).
+    var source: String = "built-in"
 
     struct ParseError: Error, CustomStringConvertible {
         var description: String
@@ -84,10 +91,29 @@ struct Template: Sendable {
                 command: command, args: ((block["args"] as? [Any]) ?? []).map(scalarString),
                 env: ((block["env"] as? [String: Any]) ?? [:]).mapValues(scalarString))
         }
+        var requiresAuth = true
+        if let auth = descriptor["auth"] {
+            guard let value = yamlBool(auth) else {
+                throw ParseError(description: "\(id): `auth` is yes, no, true or false, not \"\(scalarString(auth).prefix(32))\"")
+            }
+            requiresAuth = value
+        }
         return Template(
             id: id, name: name, description: descriptor["description"] as? String ?? "",
             singleton: descriptor["singleton"] as? Bool ?? false, variables: variables, local: local,
-            manifests: objects.joined(separator: "\n---\n"))
+            manifests: objects.joined(separator: "\n---\n"), isPublic: !requiresAuth)
+    }
+
+    /// A YAML boolean: Yams already turns bare yes/no/true/false/on/off into
+    /// `Bool`; quoted ones arrive as text and are read the same way.
+    static func yamlBool(_ value: Any) -> Bool? {
+        if let bool = value as? Bool { return bool }
+        guard let text = value as? String else { return nil }
+        switch text.lowercased() {
+        case "yes", "true", "on": return true
+        case "no", "false", "off": return false
+        default: return nil
+        }
     }
 
     static func splitDocuments(_ yaml: String) -> [String] {
@@ -130,5 +156,44 @@ enum BuiltinTemplates {
             let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
             return try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
         }
+    }
+}
+
+/// The whole catalogue: the built-ins, then every `*.template.yaml` in the
+/// folders of `KNOT_TEMPLATE_DIRS` (colon-separated, absolute), in that order;
+/// a later template with the same id replaces an earlier one. A file that
+/// cannot be read or parsed is logged and left out, never fatal.
+enum TemplateCatalogue {
+    static let variable = "KNOT_TEMPLATE_DIRS"
+
+    static func load(builtins: [Template], folders: String?, logger: Logger) -> [Template] {
+        var catalogue = builtins
+        for folder in (folders ?? "").split(separator: ":").map(String.init) where !folder.isEmpty {
+            guard folder.hasPrefix("/") else {
+                logger.error("\(variable): not an absolute folder; skipped", metadata: ["folder": "\(folder)"])
+                continue
+            }
+            let files: [String]
+            do {
+                files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".template.yaml") }.sorted()
+            } catch {
+                logger.error("\(variable): cannot read a template folder; skipped", metadata: ["folder": "\(folder)", "error": "\(error)"])
+                continue
+            }
+            for file in files where file != ".template.yaml" {
+                let path = folder + "/" + file
+                do {
+                    let text = try String(contentsOfFile: path, encoding: .utf8)
+                    var template = try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
+                    template.source = "folder"
+                    catalogue.removeAll { $0.id == template.id }
+                    catalogue.append(template)
+                    logger.info("template added", metadata: ["id": "\(template.id)", "file": "\(path)"])
+                } catch {
+                    logger.error("a template file is broken; skipped", metadata: ["file": "\(path)", "error": "\(error)"])
+                }
+            }
+        }
+        return catalogue
     }
 }

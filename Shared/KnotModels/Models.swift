@@ -125,12 +125,29 @@ public struct RouteEntry: Codable, Sendable, Equatable {
     public var upstream: String
     /// The launcher's service name, for logs.
     public var service: String
+    /// The template asked for no sign-on (Karvdash's `auth: no`): anyone may open it.
+    public var isPublic: Bool
 
-    public init(host: String, owner: String, upstream: String, service: String) {
+    public init(host: String, owner: String, upstream: String, service: String, isPublic: Bool = false) {
         self.host = host
         self.owner = owner
         self.upstream = upstream
         self.service = service
+        self.isPublic = isPublic
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, owner, upstream, service
+        case isPublic = "public"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        host = try container.decode(String.self, forKey: .host)
+        owner = try container.decode(String.self, forKey: .owner)
+        upstream = try container.decode(String.self, forKey: .upstream)
+        service = try container.decode(String.self, forKey: .service)
+        isPublic = try container.decodeIfPresent(Bool.self, forKey: .isPublic) ?? false
     }
 }
 
@@ -150,6 +167,8 @@ public struct SessionVerdict: Codable, Sendable {
     public var readOnly: Bool?
     /// The teams the person is in: members may open a team's services.
     public var teams: [String]?
+    /// The person's email, passed to their services as `X-Forwarded-Email`.
+    public var email: String?
 
     public init(userID: UUID, username: String, admin: Bool, namespace: String, assertion: String, cacheSeconds: Int) {
         self.userID = userID
@@ -161,7 +180,7 @@ public struct SessionVerdict: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case username, admin, namespace, assertion, actor, teams
+        case username, admin, namespace, assertion, actor, teams, email
         case userID = "user_id"
         case cacheSeconds = "cache_seconds"
         case readOnly = "read_only"

@@ -129,3 +129,12 @@ def make_user(knot, admin):
         return name, knot.login(name, password)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def echo(knot, make_user):
+    """A person and their echo service (Tests/EndToEnd/echo_upstream.py from the
+    `echo` fixture template), shared by the tests of one module: see edge_support."""
+    from edge_support import launch_echo
+    owner, session = make_user("edge")
+    return launch_echo(knot, owner, session)

@@ -945,7 +945,8 @@ def test_public_and_share_paths_anonymously(world, case, method, template):
     answer = world.send(method, target, signed_in=False, body=body)
     world.check(f"{method} {target[:200]}", answer, target.encode())
     if method not in ("GET", "HEAD"):
-        assert answer.status == 405, answer
+        # A climbing path is refused as such (400) before its method is (405).
+        assert answer.status == (400 if "..%2f" in template else 405), answer
         world.untouched(f"{method} {target}")
     elif case in ("attacker-index", "share-index"):
         # The attacker's own public folder and shared folder: listed, without their links.

@@ -60,21 +60,21 @@ final class UserValidationTests: XCTestCase {
 
 final class EdgeTests: XCTestCase {
     func testTheSessionCookieNeverReachesAUserService() {
-        XCTAssertEqual(Forwarder.withoutSessionCookie("a=1; knot_session=secret; b=2"), "a=1; b=2")
-        XCTAssertNil(Forwarder.withoutSessionCookie("knot_session=secret"))
-        XCTAssertEqual(Forwarder.withoutSessionCookie("knot_session_x=1"), "knot_session_x=1")
+        XCTAssertEqual(HeaderPolicy.withoutSessionCookie("a=1; knot_session=secret; b=2"), "a=1; b=2")
+        XCTAssertNil(HeaderPolicy.withoutSessionCookie("knot_session=secret"))
+        XCTAssertEqual(HeaderPolicy.withoutSessionCookie("knot_session_x=1"), "knot_session_x=1")
     }
 
     func testClientsCannotSetKnotsOwnHeaders() {
         for name in ["knot-assertion", "knot-service-token", "x-knot-user", "x-forwarded-for", "forwarded", "x-request-id", "traceparent"] {
-            XCTAssertTrue(Forwarder.isKnotHeader(name), name)
+            XCTAssertTrue(HeaderPolicy.isKnotHeader(name), name)
         }
-        XCTAssertFalse(Forwarder.isKnotHeader("accept"))
+        XCTAssertFalse(HeaderPolicy.isKnotHeader("accept"))
     }
 
     func testDotSegmentsAreSpottedHoweverWritten() {
-        for bad in ["/api/v1/files/../users", "/a/./b", "/a/%2e%2E/b", "/.."] { XCTAssertTrue(EdgeMiddleware.hasDotSegment(bad), bad) }
-        for good in ["/api/v1/files/..hidden", "/a/b.c", "/"] { XCTAssertFalse(EdgeMiddleware.hasDotSegment(good), good) }
+        for bad in ["/api/v1/files/../users", "/a/./b", "/a/%2e%2E/b", "/.."] { XCTAssertTrue(RequestCheck.hasDotSegment(bad), bad) }
+        for good in ["/api/v1/files/..hidden", "/a/b.c", "/"] { XCTAssertFalse(RequestCheck.hasDotSegment(good), good) }
     }
 
     func testTheLocalCertificateCoversTheDomainAndIsKept() throws {

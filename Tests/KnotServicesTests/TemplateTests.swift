@@ -1,5 +1,6 @@
 import Foundation
 import KnotRuntime
+import Logging
 import XCTest
 
 @testable import KnotLauncher
@@ -65,6 +66,36 @@ final class TemplateTests: XCTestCase {
         XCTAssertThrowsError(try renderer.render(template, values: ["NAME": "-bad"], owner: owner))
         XCTAssertThrowsError(try renderer.render(template, values: ["NAME": String(repeating: "a", count: 41)], owner: owner))
         XCTAssertEqual(try renderer.render(template, values: ["SIZE": "large"], owner: owner).values["SIZE"], "large")
+    }
+
+    func testAuthNoMakesATemplatePublic() throws {
+        for (auth, isPublic) in [("no", true), ("No", true), ("false", true), ("\"no\"", true), ("yes", false), ("true", false)] {
+            let template = try Template.parse(id: "t", yaml: "kind: Template\nname: T\nauth: \(auth)\n")
+            XCTAssertEqual(template.isPublic, isPublic, auth)
+        }
+        XCTAssertFalse(try Template.parse(id: "t", yaml: "kind: Template\nname: T\n").isPublic, "sign-on unless a template says otherwise")
+        XCTAssertThrowsError(try Template.parse(id: "t", yaml: "kind: Template\nname: T\nauth: perhaps\n"))
+        let minio = try String(contentsOf: Self.fixtures.appendingPathComponent("minio.template.yaml"), encoding: .utf8)
+        XCTAssertTrue(try Template.parse(id: "minio", yaml: minio).isPublic)
+    }
+
+    func testTemplateFoldersAddToTheBuiltInsAndSkipBrokenFiles() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("knot-templates-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "kind: Template\nname: Mine\nauth: no\n".write(to: folder.appendingPathComponent("mine.template.yaml"), atomically: true, encoding: .utf8)
+        try "kind: Template\nname: My file server\n".write(
+            to: folder.appendingPathComponent("file-server.template.yaml"), atomically: true, encoding: .utf8)
+        try "name: [not closed\n".write(to: folder.appendingPathComponent("broken.template.yaml"), atomically: true, encoding: .utf8)
+        try "kind: Template\nname: Ignored\n".write(to: folder.appendingPathComponent("notes.yaml"), atomically: true, encoding: .utf8)
+        let builtins = try BuiltinTemplates.load()
+        let catalogue = TemplateCatalogue.load(
+            builtins: builtins, folders: "\(folder.path):/nonexistent-knot-folder:relative", logger: Logger(label: "test"))
+        XCTAssertEqual(Set(catalogue.map(\.id)), Set(builtins.map(\.id)).union(["mine"]))
+        XCTAssertEqual(catalogue.first { $0.id == "file-server" }?.name, "My file server", "the same id replaces the built-in")
+        XCTAssertEqual(catalogue.first { $0.id == "mine" }?.source, "folder")
+        XCTAssertEqual(catalogue.first { $0.id == "mine" }?.isPublic, true)
+        XCTAssertEqual(TemplateCatalogue.load(builtins: builtins, folders: nil, logger: Logger(label: "test")).map(\.id), builtins.map(\.id))
     }
 
     func testATemplateWithoutDescriptorOrWithTwoIsRefused() {

@@ -17,6 +17,8 @@ ensure_packages() {
   command -v curl >/dev/null || missing+=(curl)
   command -v python3 >/dev/null || missing+=(python3)
   command -v openssl >/dev/null || missing+=(openssl)
+  # The edge compresses the dashboard's files with zlib (compress-nio links it).
+  [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
   if [ "${KNOT_NEED_BROWSER:-}" = 1 ]; then
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
@@ -28,6 +30,9 @@ ensure_packages() {
   fi
   if [ "${KNOT_NEED_WRK:-}" = 1 ]; then
     command -v wrk >/dev/null || missing+=(wrk)
+  fi
+  if [ "${KNOT_NEED_SSLSCAN:-}" = 1 ]; then
+    command -v sslscan >/dev/null || missing+=(sslscan)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"

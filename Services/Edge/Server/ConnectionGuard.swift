@@ -1,0 +1,151 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// Keeps a connection from holding the edge without doing anything useful:
+/// a TLS handshake or a request head must finish within `headTimeout` of
+/// starting (slowloris), a request body that stops arriving ends the
+/// connection after `bodyTimeout`, and a keep-alive connection with no
+/// request is closed after `idleTimeout`. A WebSocket, once spliced, is
+/// left alone: idle is its normal state.
+///
+/// It sits between TLS and HTTP, sees plaintext bytes, and learns where a
+/// request is from the request handler. One timer at a time, re-armed
+/// lazily: events only move the deadline, the timer checks it when it fires.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    enum Phase {
+        case handshaking
+        case idle
+        case readingHead
+        case inRequest(bodyComplete: Bool)
+        case http2
+        case tunnel
+    }
+
+    private let limits: EdgeLimits
+    private var phase = Phase.handshaking
+    private var lastActivity = NIODeadline.now()
+    private var phaseStarted = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var context: ChannelHandlerContext?
+
+    init(limits: EdgeLimits) {
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { arm() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        phaseStarted = .now()
+        arm()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, case .handshaking = phase {
+            enter(.idle)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
+        if case .idle = phase { enter(.readingHead) }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .http2 = phase { lastActivity = .now() }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: what the request handler reports
+
+    func speaksHTTP2() { enter(.http2) }
+    func requestHeadReceived(bodyComplete: Bool) { enter(.inRequest(bodyComplete: bodyComplete)) }
+    func requestBodyEnded() {
+        if case .inRequest = phase { phase = .inRequest(bodyComplete: true) }
+    }
+    func exchangeFinished() { enter(.idle) }
+    func becameTunnel() { enter(.tunnel) }
+
+    // MARK: the timer
+
+    private func enter(_ next: Phase) {
+        phase = next
+        phaseStarted = .now()
+        lastActivity = phaseStarted
+        arm()
+    }
+
+    /// When the current phase runs out, or nil when it never does.
+    private var deadline: NIODeadline? {
+        switch phase {
+        case .handshaking, .readingHead: phaseStarted + .interval(limits.headTimeout)
+        case .idle: phaseStarted + .interval(limits.idleTimeout)
+        case .inRequest(let bodyComplete): bodyComplete ? nil : lastActivity + .interval(limits.bodyTimeout)
+        case .http2: lastActivity + .interval(limits.idleTimeout)
+        case .tunnel: nil
+        }
+    }
+
+    private func arm() {
+        guard let context, let deadline else {
+            timer?.cancel()
+            timer = nil
+            timerDeadline = nil
+            return
+        }
+        // A timer that fires no later than needed stays; it re-checks when it fires.
+        if let scheduled = timerDeadline, timer != nil, scheduled <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            timerDeadline = nil
+            fire()
+        }
+    }
+
+    private func fire() {
+        guard let context, context.channel.isActive, let deadline else { return }
+        guard deadline <= .now() else {
+            arm()
+            return
+        }
+        switch phase {
+        case .readingHead:
+            // Tell an HTTP/1 client why, in the only words it can still read.
+            let body = #"{"error":{"code":"request_timeout","message":"the request head did not arrive in time"}}"#
+            var answer = context.channel.allocator.buffer(capacity: 160)
+            answer.writeString(
+                "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).whenComplete { _ in context.close(promise: nil) }
+        default:
+            context.close(promise: nil)
+        }
+    }
+}
+
+extension TimeAmount {
+    static func interval(_ seconds: Double) -> TimeAmount { .nanoseconds(Int64(seconds * 1_000_000_000)) }
+}

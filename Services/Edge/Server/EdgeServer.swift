@@ -1,0 +1,122 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import ServiceLifecycle
+
+/// The public HTTPS listener: TLS (context taken fresh for each connection,
+/// so a renewed certificate applies to new connections at once), ALPN to
+/// HTTP/2 or HTTP/1.1, the connection guard, and one request handler per
+/// connection (HTTP/1) or per stream (HTTP/2).
+struct EdgeServer: Service {
+    let core: EdgeCore
+    let tls: TLSContextStore
+    let host: String
+    let port: Int
+    let group: MultiThreadedEventLoopGroup
+    let onBound: @Sendable (Int) -> Void
+
+    /// Connections open now; above the limit new ones are closed at once.
+    static let openConnections = NIOLockedValueBox(0)
+
+    func run() async throws {
+        let core = self.core
+        let tls = self.tls
+        let limits = core.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let admitted = Self.openConnections.withLockedValue { count in
+                    guard count < limits.maxConnections else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in Self.openConnections.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel, core: core, tls: tls.current)
+                }
+            }
+        let server = try await bootstrap.bind(host: host, port: port).get()
+        onBound(server.localAddress?.port ?? port)
+        core.logger.info("edge listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
+        let reload = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                tls.reloadIfChanged()
+            }
+        }
+        try? await gracefulShutdown()
+        reload.cancel()
+        // Stop accepting; connections in flight get a moment to finish before the loops go.
+        try? await server.close()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while Self.openConnections.withLockedValue({ $0 }) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    static func configure(_ channel: Channel, core: EdgeCore, tls: NIOSSLContext) throws {
+        let pipeline = channel.pipeline.syncOperations
+        let connectionGuard = ConnectionGuard(limits: core.limits)
+        let clientAddress = channel.remoteAddress?.ipAddress
+        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+        try pipeline.addHandler(connectionGuard)
+        try pipeline.addHandler(
+            ApplicationProtocolNegotiationHandler { result, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    switch result {
+                    case .negotiated("h2"):
+                        connectionGuard.speaksHTTP2()
+                        try configureHTTP2(channel, core: core, clientAddress: clientAddress)
+                    default:
+                        try configureHTTP1(channel, core: core, connectionGuard: connectionGuard, clientAddress: clientAddress)
+                    }
+                }
+            })
+    }
+
+    static func configureHTTP1(_ channel: Channel, core: EdgeCore, connectionGuard: ConnectionGuard, clientAddress: String?) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        // Slightly above the edge's own limit, which answers with a precise message; past this the parser stops.
+        decoderLimits.maxHeaderListSize = core.limits.maxHeadBytes + 1024
+        decoderLimits.maxHeaderFieldSize = core.limits.maxHeadBytes + 1024
+        decoderLimits.maxHeaderFieldCount = core.limits.maxHeaderFields + 1
+        let pipeline = channel.pipeline.syncOperations
+        // An upgrade configuration with no upgraders of its own: it makes the
+        // parser keep bytes after an upgrade request, for the WebSocket splice.
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false,
+            withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+        try pipeline.addHandler(ProtocolErrorResponder())
+        try pipeline.addHandler(EdgeRequestHandler(core: core, isHTTP2: false, connectionGuard: connectionGuard, clientAddress: clientAddress))
+    }
+
+    static func configureHTTP2(_ channel: Channel, core: EdgeCore, clientAddress: String?) throws {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 128),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: core.limits.maxHeadBytes),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+        ]
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        // Large uploads from browsers come over HTTP/2: a window of 64 KiB would cap them at one window per round trip.
+        stream.targetWindowSize = 4 << 20
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
+            inboundStreamInitializer: { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                    try stream.pipeline.syncOperations.addHandler(
+                        EdgeRequestHandler(core: core, isHTTP2: true, connectionGuard: nil, clientAddress: clientAddress))
+                }
+            })
+    }
+}
