@@ -14,9 +14,11 @@ in test_edge_negative.py.
 """
 import hashlib
 import http.client
+import json
 import os
 import re
 import ssl
+import subprocess
 import time
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -315,6 +317,38 @@ def test_a_2_gib_upload_streams_through_whole_in_bounded_memory(knot, echo):
     assert answer.json() == {"bytes": count * MIB, "sha256": expected.hexdigest()}
     growth_mib = (high_water_mark_kib(pid) - before) / 1024
     assert growth_mib < 64, f"the edge's peak memory grew by {growth_mib:.0f} MiB for a streamed upload"
+
+
+def curl_http2(knot, url, *args, cookie=None):
+    """curl speaking HTTP/2 (negotiated by ALPN, as browsers do): (version, status, body)."""
+    host = urlsplit(url).hostname
+    command = ["curl", "--http2", "-sS", "--cacert", knot.ca, "--resolve", f"{host}:{knot.public_port}:127.0.0.1",
+               "-o", "-", "-w", "\n%{http_version} %{http_code}", *args, url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: knot_session={cookie}"]
+    done = subprocess.run(command, capture_output=True, timeout=60, check=True)
+    body, _, trailer = done.stdout.rpartition(b"\n")
+    version, status = trailer.decode().split()
+    return version, int(status), body
+
+
+def test_http2_clients_get_the_same_routing_sign_on_and_streaming(knot, echo, tmp_path):
+    """Browsers speak HTTP/2 when ALPN offers it: the dashboard, the APIs and a
+    service behave as over HTTP/1.1, uploads included."""
+    version, status, body = curl_http2(knot, f"{knot.url}/")
+    assert (version, status) == ("2", 200) and b"<html" in body.lower()
+    version, status, body = curl_http2(knot, f"{knot.url}/api/v1/launcher/services")
+    assert (version, status) == ("2", 401)
+    version, status, body = curl_http2(knot, f"{knot.url}/api/v1/launcher/services", cookie=echo.cookie)
+    assert (version, status) == ("2", 200) and b"services" in body
+    version, status, body = curl_http2(knot, f"{echo.url}/headers", "-H", "X-Forwarded-User: admin", cookie=echo.cookie)
+    assert (version, status) == ("2", 200)
+    assert decoded(json.loads(body))["x-forwarded-user"] == [echo.owner]
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(os.urandom(8 * MIB + 123))
+    version, status, body = curl_http2(knot, f"{echo.url}/sink", "--data-binary", f"@{upload}", cookie=echo.cookie)
+    assert (version, status) == ("2", 200)
+    assert json.loads(body) == {"bytes": 8 * MIB + 123, "sha256": hashlib.sha256(upload.read_bytes()).hexdigest()}
 
 
 def test_server_sent_events_arrive_as_they_are_sent(knot, echo):
