@@ -1,0 +1,100 @@
+"""Prints the figures of `scripts/bench edge` from wrk's outputs (--latency)
+and ws_hold.py's output.
+
+    report.py WORK_DIR 'wrk settings'
+
+reads WORK_DIR/{a,b1,b2,c}.wrk (any may be missing) and WORK_DIR/ws.out.
+Exits 1 when a run had errors or the WebSocket part could not be measured.
+"""
+import os
+import re
+import sys
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+NAMES = {
+    "a": "(a)  nginx, TLS reverse proxy",
+    "b1": "(b1) nginx + auth_request, Vouch-like",
+    "b2": "(b2) nginx + auth_request, nginx-only",
+    "c": "(c)  knot-edge, sign-on + owner check",
+}
+
+
+def ms(text):
+    number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", text).groups()
+    return float(number) * UNITS[unit]
+
+
+def parse(path):
+    text = open(path).read()
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M)
+    if not (rate and p50 and p99):
+        return {"broken": text.strip().splitlines()[-1:] or ["no output"]}
+    result = {"rps": float(rate.group(1)), "p50": ms(p50.group(1)), "p99": ms(p99.group(1)), "errors": []}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if non2xx:
+        result["errors"].append(f"{non2xx.group(1)} non-2xx/3xx answers")
+    sockets = re.search(r"Socket errors: (.*)", text)
+    if sockets:
+        result["errors"].append("socket errors: " + sockets.group(1).strip())
+    return result
+
+
+def main():
+    work, settings = sys.argv[1], sys.argv[2]
+    runs = {}
+    for key in NAMES:
+        path = os.path.join(work, f"{key}.wrk")
+        if os.path.exists(path):
+            runs[key] = parse(path)
+    failed = False
+    print()
+    print(f"Edge: GET / of a small upstream (nginx, keep-alive) over HTTPS, keep-alive; wrk {settings}")
+    print(f"  {'':40} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
+    for key, name in NAMES.items():
+        run = runs.get(key)
+        if run is None:
+            print(f"  {name:40} {'not measured':>11}")
+            failed = True
+        elif "broken" in run:
+            print(f"  {name:40} wrk failed: {run['broken'][0]}")
+            failed = True
+        else:
+            print(f"  {name:40} {run['rps']:11.0f} {run['p50']:8.2f} {run['p99']:8.2f}"
+                  + (f"   ({'; '.join(run['errors'])})" if run["errors"] else ""))
+            failed |= bool(run["errors"])
+    good = {k: v for k, v in runs.items() if "rps" in v}
+    if "c" in good:
+        c = good["c"]
+        print("  ratios, knot-edge against each peer:")
+        for key, goal in (("a", "goal >= 1.00x, p99 ratio <= 1.00x"), ("b1", "goal >= 3.00x"), ("b2", "goal >= 3.00x")):
+            if key in good:
+                peer = good[key]
+                label = f"(c)/({key})"
+                print(f"    {label:9} throughput {c['rps'] / peer['rps']:5.2f}x   p99 {c['p99'] / peer['p99']:5.2f}x   ({goal})")
+
+    ws_path = os.path.join(work, "ws.out")
+    if os.path.exists(ws_path):
+        text = open(ws_path).read()
+        values = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+        print("Edge: idle WebSockets through knot-edge (two replicas, half on each)")
+        if "per_connection_kib" in values:
+            print(f"  opened                          {values.get('opened')} in {values.get('open_seconds')} s"
+                  f"   (a sample of {values.get('sample_echoed')} echoed after the idle time)")
+            print(f"  edge RSS before / after (KiB)   {values.get('rss_before_kib')} / {values.get('rss_after_kib')}")
+            print(f"  edge memory per connection      {float(values['per_connection_kib']):.1f} KiB   (goal < 20 KiB)")
+        if "first_error" in values:
+            print(f"  {values.get('open_errors')} WebSockets failed to open; the first: {values['first_error']}")
+            failed = True
+        if "error" in values:
+            print(f"  NOT MEASURED: {values['error']}")
+            failed = True
+        if "per_connection_kib" not in values and "error" not in values:
+            print("  NOT MEASURED: " + (text.strip().splitlines()[-1] if text.strip() else "the client printed nothing"))
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
