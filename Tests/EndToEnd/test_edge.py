@@ -351,6 +351,22 @@ def test_http2_clients_get_the_same_routing_sign_on_and_streaming(knot, echo, tm
     assert json.loads(body) == {"bytes": 8 * MIB + 123, "sha256": hashlib.sha256(upload.read_bytes()).hexdigest()}
 
 
+def test_pipelined_requests_are_answered_in_order(knot, echo):
+    """HTTP/1.1 clients may send requests before the answers come back: the
+    edge answers each, in order, on the same connection (a body between them included)."""
+    with RawConnection(knot, echo.host) as connection:
+        cookie = [("Cookie", f"knot_session={echo.cookie}")]
+        burst = (request_bytes("GET", "/headers?n=1", echo.host, cookie)
+                 + request_bytes("POST", "/sink", echo.host, cookie + [("Content-Length", "5")]) + b"hello"
+                 + request_bytes("GET", "/headers?n=3", echo.host, cookie))
+        assert connection.send(burst)
+        first, second, third = (connection.read_answer() for _ in range(3))
+    assert [first.status, second.status, third.status] == [200, 200, 200]
+    assert json.loads(first.body)["path"] == "/headers?n=1"
+    assert json.loads(second.body)["bytes"] == 5
+    assert json.loads(third.body)["path"] == "/headers?n=3"
+
+
 def test_server_sent_events_arrive_as_they_are_sent(knot, echo):
     connection = http.client.HTTPSConnection(echo.host, knot.public_port, context=tls_context(knot.ca), timeout=10)
     try:

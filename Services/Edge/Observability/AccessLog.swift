@@ -49,12 +49,41 @@ final class AccessLog: Sendable {
     func record(_ entry: Entry) {
         RequestMetrics.record(entry.routeClass, status: entry.status, milliseconds: entry.milliseconds)
         guard enabled else { return }
-        var line = "{\"time\":\"\(Self.timestamp())\",\"request_id\":\"\(entry.requestID)\",\"client\":\"\(entry.client)\""
-        line += ",\"method\":\(Self.quoted(entry.method)),\"host\":\(Self.quoted(entry.host)),\"target\":\(Self.quoted(String(entry.target.prefix(512))))"
-        line += ",\"status\":\(entry.status),\"bytes_in\":\(entry.bytesIn),\"bytes_out\":\(entry.bytesOut)"
-        line += ",\"ms\":\((entry.milliseconds * 10).rounded() / 10),\"class\":\"\(entry.routeClass.rawValue)\""
-        if let user = entry.user { line += ",\"user\":\(Self.quoted(user))" }
-        if let upstream = entry.upstream { line += ",\"upstream\":\(Self.quoted(upstream))" }
+        var line = "{\"time\":\""
+        line.reserveCapacity(320)
+        line += timestamps.withLockedValue { $0.now() }
+        line += "\",\"request_id\":\""
+        line += entry.requestID
+        line += "\",\"client\":"
+        Self.appendQuoted(entry.client, to: &line)
+        line += ",\"method\":"
+        Self.appendQuoted(entry.method, to: &line)
+        line += ",\"host\":"
+        Self.appendQuoted(entry.host, to: &line)
+        line += ",\"target\":"
+        Self.appendQuoted(String(entry.target.utf8.count > 512 ? entry.target.prefix(512) : Substring(entry.target)), to: &line)
+        line += ",\"status\":"
+        line += String(entry.status)
+        line += ",\"bytes_in\":"
+        line += String(entry.bytesIn)
+        line += ",\"bytes_out\":"
+        line += String(entry.bytesOut)
+        let tenths = Int((entry.milliseconds * 10).rounded())
+        line += ",\"ms\":"
+        line += String(tenths / 10)
+        line += "."
+        line += String(tenths % 10)
+        line += ",\"class\":\""
+        line += entry.routeClass.rawValue
+        line += "\""
+        if let user = entry.user {
+            line += ",\"user\":"
+            Self.appendQuoted(user, to: &line)
+        }
+        if let upstream = entry.upstream {
+            line += ",\"upstream\":"
+            Self.appendQuoted(upstream, to: &line)
+        }
         line += "}\n"
         let full = buffer.withLockedValue { buffer in
             buffer.append(contentsOf: line.utf8)
@@ -62,6 +91,31 @@ final class AccessLog: Sendable {
         }
         if full { flush() }
     }
+
+    /// The time, formatted once per second and the milliseconds appended: formatting a date is not cheap.
+    private struct Timestamps {
+        var second = 0
+        var prefix = ""
+
+        mutating func now() -> String {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            if now.tv_sec != second {
+                second = now.tv_sec
+                var parts = tm()
+                var seconds = now.tv_sec
+                gmtime_r(&seconds, &parts)
+                prefix =
+                    "\(parts.tm_year + 1900)-\(Self.two(parts.tm_mon + 1))-\(Self.two(parts.tm_mday))T\(Self.two(parts.tm_hour)):\(Self.two(parts.tm_min)):\(Self.two(parts.tm_sec))."
+            }
+            let millis = now.tv_nsec / 1_000_000
+            return prefix + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis) + "Z"
+        }
+
+        static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    }
+
+    private let timestamps = NIOLockedValueBox(Timestamps())
 
     func flush() {
         let bytes = buffer.withLockedValue { buffer in
@@ -82,53 +136,48 @@ final class AccessLog: Sendable {
         }
     }
 
-    /// A JSON string literal; client-controlled text is escaped so a line is always one valid object.
+    /// Appends a JSON string literal; client-controlled text is escaped so a line is always one valid object.
+    static func appendQuoted(_ text: String, to line: inout String) {
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        if plain {
+            line += "\""
+            line += text
+            line += "\""
+        } else {
+            line += quoted(text)
+        }
+    }
+
     static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""
     }
-
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min,
-            parts.tm_sec, now.tv_nsec / 1_000_000)
-    }
 }
 
 /// Prometheus series per route class: requests by status class, and durations.
+/// The series are made once, so recording is an array index, not a lookup.
 enum RequestMetrics {
-    private static let counters = NIOLockedValueBox<[String: Counter]>([:])
-    private static let timers = NIOLockedValueBox<[RouteClass: Timer]>([:])
+    private static let classes: [RouteClass] = [.auth, .api, .dashboard, .service, .unknown, .publicFiles]
+    private static let counters: [[Counter]] = classes.map { routeClass in
+        (1...5).map { Counter(label: "knot_edge_requests_total", dimensions: [("class", routeClass.rawValue), ("status", "\($0)xx")]) }
+    }
+    private static let timers: [Timer] = classes.map {
+        Timer(label: "knot_edge_request_duration_seconds", dimensions: [("class", $0.rawValue)])
+    }
 
     static func record(_ routeClass: RouteClass, status: Int, milliseconds: Double) {
-        let key = routeClass.rawValue + String(status / 100)
-        let counter = counters.withLockedValue { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(
-                label: "knot_edge_requests_total", dimensions: [("class", routeClass.rawValue), ("status", "\(status / 100)xx")])
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
-        let timer = timers.withLockedValue { timers in
-            if let timer = timers[routeClass] { return timer }
-            let timer = Timer(label: "knot_edge_request_duration_seconds", dimensions: [("class", routeClass.rawValue)])
-            timers[routeClass] = timer
-            return timer
-        }
-        timer.recordNanoseconds(Int64(milliseconds * 1_000_000))
+        guard let index = classes.firstIndex(of: routeClass) else { return }
+        counters[index][min(max(status / 100, 1), 5) - 1].increment()
+        timers[index].recordNanoseconds(Int64(milliseconds * 1_000_000))
     }
 }

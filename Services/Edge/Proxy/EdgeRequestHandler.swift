@@ -80,12 +80,40 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     // MARK: inbound from the client
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // A client that pipelines sends the next request before this one is
+        // answered: it waits, in order, with reads paused, until its turn.
+        if !pipelined.isEmpty {
+            pipelined.append(part)
+            return
+        }
+        if case .head = part, !isIdle {
+            pipelined.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private var isIdle: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
+    /// Requests that arrived while another was in flight (HTTP/1 pipelining).
+    private var pipelined: [HTTPServerRequestPart] = []
+
+    private func drainPipelined() {
+        guard let context else { return }
+        while !pipelined.isEmpty {
+            if case .head = pipelined[0], !isIdle { return }
+            handle(pipelined.removeFirst(), context: context)
+        }
+        resumeReading()
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
-            guard case .idle = state else {
-                context.close(promise: nil)
-                return
-            }
             begin(head, context: context)
         case .body(let buffer):
             guard var exchange else { return }
@@ -166,6 +194,10 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     /// Reads from the client wait while the request has nowhere to go yet, or the upstream cannot take more.
     func read(context: ChannelHandlerContext) {
+        if !pipelined.isEmpty {
+            pendingRead = true
+            return
+        }
         switch state {
         case .signingOn, .connecting:
             pendingRead = true
@@ -596,6 +628,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         self.exchange = nil
         state = .idle
         connectionGuard?.exchangeFinished()
+        if !pipelined.isEmpty { drainPipelined() }
     }
 
     private func log(_ exchange: Exchange) {

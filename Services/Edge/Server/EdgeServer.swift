@@ -92,8 +92,11 @@ struct EdgeServer: Service {
         let pipeline = channel.pipeline.syncOperations
         // An upgrade configuration with no upgraders of its own: it makes the
         // parser keep bytes after an upgrade request, for the WebSocket splice.
+        // Pipelined requests are queued by the request handler itself: NIO's
+        // pipelining helper pauses and resumes reading around every request,
+        // two epoll changes each time, for clients that almost never pipeline.
         try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false,
+            withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false,
             withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
         try pipeline.addHandler(ProtocolErrorResponder())
         try pipeline.addHandler(EdgeRequestHandler(core: core, isHTTP2: false, connectionGuard: connectionGuard, clientAddress: clientAddress))
