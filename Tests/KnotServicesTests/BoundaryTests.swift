@@ -60,6 +60,10 @@ final class UserValidationTests: XCTestCase {
 
 final class EdgeTests: XCTestCase {
     func testTheSessionCookieNeverReachesAUserService() {
+        XCTAssertEqual(Credentials.sessionToken(inCookieHeader: "a=1; knot_session=abc; b=2"), "abc")
+        XCTAssertEqual(Credentials.sessionToken(inCookieHeader: "knot_session = abc "), "abc")
+        XCTAssertNil(Credentials.sessionToken(inCookieHeader: "knot_session_x=1; xknot_session=2; flag; knot_session="))
+        XCTAssertEqual(Credentials.sessionToken(inCookieHeader: ";;knot_session=x=y"), "x=y")
         XCTAssertEqual(HeaderPolicy.withoutSessionCookie("a=1; knot_session=secret; b=2"), "a=1; b=2")
         XCTAssertNil(HeaderPolicy.withoutSessionCookie("knot_session=secret"))
         XCTAssertEqual(HeaderPolicy.withoutSessionCookie("knot_session_x=1"), "knot_session_x=1")

@@ -74,8 +74,15 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         self.clientAddress = clientAddress
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        pool = core.pool(for: context.eventLoop)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// This event loop's upstream connections, looked up once per client connection.
+    private var pool: UpstreamPool?
 
     // MARK: inbound from the client
 
@@ -372,7 +379,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             bodyLength: exchange.bodyLength)
         self.exchange = exchange
         state = .connecting
-        let pool = core.pool(for: context.eventLoop)
+        let pool = self.pool ?? core.pool(for: context.eventLoop)
         pool.acquire(destination.address).assumeIsolated().whenComplete { [self] result in
             guard case .connecting = state, self.context != nil else {
                 if case .success(let connection) = result { connection.channel.close(promise: nil) }
@@ -414,7 +421,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         responseTimer?.cancel()
         responseTimer = nil
         if reuse, let context {
-            core.pool(for: context.eventLoop).release(connection)
+            (pool ?? core.pool(for: context.eventLoop)).release(connection)
         } else {
             connection.handler.delegate = nil
             connection.channel.close(promise: nil)

@@ -95,9 +95,12 @@ struct EdgeRouter: Sendable {
             areas[area] = address
         }
         self.areas = areas
+        self.dottedDomain = "." + settings.domain
     }
 
     var domain: String { settings.domain }
+    /// `.<domain>`, made once: every request to a service host is checked against it.
+    let dottedDomain: String
 
     func classify(host: String, path: Substring) -> RouteClass {
         if host == domain {
@@ -110,7 +113,7 @@ struct EdgeRouter: Sendable {
 
     /// `<label>.<domain>`, one label deep.
     func isServiceHost(_ host: String) -> Bool {
-        host.utf8.count > domain.utf8.count + 1 && host.hasSuffix("." + domain) && !host.dropLast(domain.utf8.count + 1).contains(".")
+        host.utf8.count > dottedDomain.utf8.count && host.hasSuffix(dottedDomain) && !host.utf8.dropLast(dottedDomain.utf8.count).contains(UInt8(ascii: "."))
     }
 
     func plan(method: HTTPMethod, host: String, path: Substring) -> Plan {

@@ -7,14 +7,32 @@ enum Credentials {
     /// The value of `knot_session` among all `Cookie` headers (HTTP/2 may split them).
     static func sessionToken(_ headers: HTTPHeaders) -> String? {
         for header in headers["cookie"] {
-            for pair in header.split(separator: ";") {
-                let trimmed = pair.drop(while: { $0 == " " })
-                guard let equals = trimmed.firstIndex(of: "=") else { continue }
-                if trimmed[..<equals].trimmingTrailingSpaces == SessionCookie.name {
-                    let value = trimmed[trimmed.index(after: equals)...].trimmingTrailingSpaces
-                    return value.isEmpty ? nil : String(value)
-                }
+            if let token = sessionToken(inCookieHeader: header) { return token }
+        }
+        return nil
+    }
+
+    /// One pass over the bytes of a `Cookie` header, without splitting it into arrays.
+    static func sessionToken(inCookieHeader header: String) -> String? {
+        let name = Array(SessionCookie.name.utf8)
+        let bytes = header.utf8
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            // Skip separators and spaces before a cookie's name.
+            while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: ";") || bytes[index] == UInt8(ascii: "\t") {
+                index = bytes.index(after: index)
             }
+            let pairStart = index
+            while index < bytes.endIndex, bytes[index] != UInt8(ascii: ";") { index = bytes.index(after: index) }
+            let pair = header.utf8[pairStart..<index]
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            var key = pair[pair.startIndex..<equals]
+            while key.last == UInt8(ascii: " ") || key.last == UInt8(ascii: "\t") { key = key.dropLast() }
+            guard key.elementsEqual(name) else { continue }
+            var value = pair[pair.index(after: equals)...]
+            while value.first == UInt8(ascii: " ") { value = value.dropFirst() }
+            while value.last == UInt8(ascii: " ") || value.last == UInt8(ascii: "\t") { value = value.dropLast() }
+            return value.isEmpty ? nil : String(Substring(value))
         }
         return nil
     }
