@@ -6,7 +6,6 @@ import KnotDatabase
 import KnotModels
 import KnotServiceKit
 import NIOCore
-import NIOHTTP1
 import ServiceLifecycle
 
 @main
@@ -59,7 +58,7 @@ struct EdgeMain {
             accessLog: try AccessLog(path: edge.accessLogPath, enabled: edge.accessLog), logger: host.logger)
         let publicHost = settings.listenHost == "127.0.0.1" ? "0.0.0.0" : settings.listenHost
         let server = EdgeServer(
-            core: core, tls: tls, host: publicHost, port: edge.httpsPort, group: .singleton, onBound: { _ in })
+            core: core, tls: tls, host: publicHost, port: edge.httpsPort, group: .singleton)
 
         let redirect = Router(context: BasicRequestContext.self)
         redirect.get("/healthz") { _, _ in "alive" }
@@ -88,7 +87,7 @@ struct RedirectToHTTPSMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Only Knot's own names are redirected, so this listener is no open redirect to anywhere else.
         guard let authority = request.head.authority,
-            let host = try? RequestCheck.host(of: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": authority])).name,
+            let host = try? RequestCheck.host(ofAuthority: authority),
             host == settings.domain || host.hasSuffix("." + settings.domain)
         else { return Response(status: .badRequest) }
         let target = request.uri.string.hasPrefix("/") ? request.uri.string : "/"

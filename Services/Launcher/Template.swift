@@ -147,15 +147,27 @@ struct Template: Sendable {
     }
 }
 
+extension Template {
+    static let fileSuffix = ".template.yaml"
+
+    /// The template files of a folder, sorted, each with the id its name gives.
+    static func files(in folder: String) throws -> [(id: String, path: String)] {
+        try FileManager.default.contentsOfDirectory(atPath: folder)
+            .filter { $0.hasSuffix(fileSuffix) && $0 != fileSuffix }
+            .sorted()
+            .map { (String($0.dropLast(fileSuffix.count)), folder + "/" + $0) }
+    }
+
+    static func load(id: String, path: String) throws -> Template {
+        try parse(id: id, yaml: try String(contentsOfFile: path, encoding: .utf8))
+    }
+}
+
 /// The built-in catalogue, shipped with the launcher.
 enum BuiltinTemplates {
     static func load() throws -> [Template] {
         guard let folder = Bundle.module.url(forResource: "BuiltinTemplates", withExtension: nil) else { return [] }
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".template.yaml") }.sorted()
-        return try files.map { file in
-            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            return try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
-        }
+        return try Template.files(in: folder.path).map { try Template.load(id: $0.id, path: $0.path) }
     }
 }
 
@@ -173,18 +185,16 @@ enum TemplateCatalogue {
                 logger.error("\(variable): not an absolute folder; skipped", metadata: ["folder": "\(folder)"])
                 continue
             }
-            let files: [String]
+            let files: [(id: String, path: String)]
             do {
-                files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".template.yaml") }.sorted()
+                files = try Template.files(in: folder)
             } catch {
                 logger.error("\(variable): cannot read a template folder; skipped", metadata: ["folder": "\(folder)", "error": "\(error)"])
                 continue
             }
-            for file in files where file != ".template.yaml" {
-                let path = folder + "/" + file
+            for (id, path) in files {
                 do {
-                    let text = try String(contentsOfFile: path, encoding: .utf8)
-                    var template = try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
+                    var template = try Template.load(id: id, path: path)
                     template.source = "folder"
                     catalogue.removeAll { $0.id == template.id }
                     catalogue.append(template)

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import KnotErrors
 import KnotModels
 import NIOCore
 import NIOHTTP1
@@ -12,13 +14,22 @@ struct EdgeAnswer: Sendable {
 
     /// Knot's error shape, `{"error": {"code", "message"}}`.
     static func error(_ status: HTTPResponseStatus, code: String, message: String) -> EdgeAnswer {
-        struct Envelope: Encodable {
-            struct Detail: Encodable { var code, message: String }
-            var error: Detail
-        }
-        let json = (try? JSONEncoder().encode(Envelope(error: .init(code: code, message: message)))).map { String(decoding: $0, as: UTF8.self) }
+        let json = KnotError(HTTPResponse.Status(code: Int(status.code)), code: code, message: message).body
         return EdgeAnswer(
-            status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body: json ?? "{}")
+            status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+            body: String(decoding: json, as: UTF8.self))
+    }
+
+    static func bodyTooLarge(limit: Int64) -> EdgeAnswer {
+        error(.payloadTooLarge, code: "body_too_large", message: "the request body is larger than \(limit) bytes")
+    }
+
+    /// The answer as bytes, for the few places that write below HTTP (a
+    /// request head that never finished); closes the connection after it.
+    func rawHTTP1() -> String {
+        var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        return text + "Connection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
     }
 
     /// A small page for people who reach an address in a browser.

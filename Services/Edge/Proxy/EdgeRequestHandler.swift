@@ -50,6 +50,10 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         var responseEnded = false
         var upstreamKeepAlive = true
         var retried = false
+
+        /// The version answers are written in: the request's, except that
+        /// HTTP/2's codec takes HTTP/1.1 heads.
+        var responseVersion: HTTPVersion { head.version.major == 2 ? .http1_1 : head.version }
     }
 
     private let core: EdgeCore
@@ -81,8 +85,8 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    /// This event loop's upstream connections, looked up once per client connection.
-    private var pool: UpstreamPool?
+    /// This event loop's upstream connections, looked up once per client connection (in `handlerAdded`).
+    private var pool: UpstreamPool!
 
     // MARK: inbound from the client
 
@@ -178,15 +182,8 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        responseTimer?.cancel()
-        if let upstream, case .upgraded = state {
-            upstream.channel.close(promise: nil)
-        } else if let upstream {
-            // The client left mid-exchange: the upstream connection's state is unknown, so it is not reused.
-            upstream.handler.delegate = nil
-            upstream.channel.close(promise: nil)
-        }
-        upstream = nil
+        // The client left (mid-exchange, or a spliced WebSocket ended): the upstream connection goes too.
+        detachUpstream(reuse: false)
         if var exchange, !exchange.responseEnded {
             exchange.status = exchange.responseStarted ? exchange.status : 499
             log(exchange)
@@ -242,22 +239,13 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         let host: String
         let target: (path: Substring, query: Substring?)
         do {
-            host = try RequestCheck.host(of: head).name
+            host = try RequestCheck.host(of: head)
             target = try RequestCheck.target(head.uri, maxBytes: core.limits.maxTargetBytes)
             try RequestCheck.headerBlock(head, limits: core.limits)
+            try RequestCheck.framing(head)
         } catch {
             closeAfterResponse = true
             answer(.error(error.status, code: error.code, message: error.message))
-            return
-        }
-        // Smuggling needs two parties to disagree on where a body ends: the edge accepts exactly one framing, spelled plainly.
-        let codings = head.headers["transfer-encoding"]
-        let oddCoding = !codings.isEmpty && (codings.count > 1 || codings[0].lowercased() != "chunked")
-        if head.method == .CONNECT || oddCoding || !codings.isEmpty && head.headers.contains(name: "content-length")
-            || head.headers["content-length"].count > 1
-        {
-            closeAfterResponse = true
-            answer(.error(.badRequest, code: "bad_request", message: "this request's framing is not accepted"))
             return
         }
         exchange!.host = host
@@ -312,15 +300,8 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         }
         let rest = credentials.dropFirst()
         switch core.sessions.cached(credential) {
-        case .hit(let verdict?):
-            decide(protected, verdict: verdict)
-        case .hit(nil):
-            if case .apiToken = credential {
-                // A token that was presented and is not valid says so, rather than "sign in".
-                answer(.error(.unauthorized, code: "unauthorized", message: "the API token is not valid, expired or revoked"))
-            } else {
-                resolve(rest, protected: protected)
-            }
+        case .hit(let verdict):
+            judged(credential, verdict: verdict, rest: rest, protected: protected)
         case .miss:
             guard let context else { return }
             state = .signingOn
@@ -330,20 +311,28 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
                 guard case .signingOn = state, self.context != nil else { return }
                 state = .idle
                 switch result {
-                case .success(let verdict?):
-                    decide(protected, verdict: verdict)
-                case .success(nil):
-                    if case .apiToken = credential {
-                        answer(.error(.unauthorized, code: "unauthorized", message: "the API token is not valid, expired or revoked"))
-                    } else {
-                        resolve(rest, protected: protected)
-                    }
+                case .success(let verdict):
+                    judged(credential, verdict: verdict, rest: rest, protected: protected)
                 case .failure(let error):
                     core.logger.warning("sign-on check failed", metadata: ["error": "\(error)"])
                     answer(.error(.serviceUnavailable, code: "sign_on_unavailable", message: "sign-on is not answering; try again shortly"))
                 }
                 resumeReading()
             }
+        }
+    }
+
+    /// A valid credential decides; an invalid session cookie lets the next
+    /// credential try; an invalid API token says so, rather than "sign in".
+    private func judged(
+        _ credential: SessionCache.Credential, verdict: SessionVerdict?, rest: ArraySlice<SessionCache.Credential>, protected: Protected
+    ) {
+        if let verdict {
+            decide(protected, verdict: verdict)
+        } else if case .apiToken = credential {
+            answer(.error(.unauthorized, code: "unauthorized", message: "the API token is not valid, expired or revoked"))
+        } else {
+            resolve(rest, protected: protected)
         }
     }
 
@@ -362,7 +351,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         guard var exchange, let context else { return }
         if let length = exchange.bodyLength, length > destination.maxBodyBytes {
             closeAfterResponse = true
-            answer(.error(.payloadTooLarge, code: "body_too_large", message: "the request body is larger than \(destination.maxBodyBytes) bytes"))
+            answer(.bodyTooLarge(limit: destination.maxBodyBytes))
             return
         }
         exchange.destination = destination
@@ -379,7 +368,6 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             bodyLength: exchange.bodyLength)
         self.exchange = exchange
         state = .connecting
-        let pool = self.pool ?? core.pool(for: context.eventLoop)
         pool.acquire(destination.address).assumeIsolated().whenComplete { [self] result in
             guard case .connecting = state, self.context != nil else {
                 if case .success(let connection) = result { connection.channel.close(promise: nil) }
@@ -420,8 +408,8 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         upstream = nil
         responseTimer?.cancel()
         responseTimer = nil
-        if reuse, let context {
-            (pool ?? core.pool(for: context.eventLoop)).release(connection)
+        if reuse {
+            pool.release(connection)
         } else {
             connection.handler.delegate = nil
             connection.channel.close(promise: nil)
@@ -443,7 +431,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         detachUpstream(reuse: false)
         queued.removeAll()
         state = .idle
-        answer(.error(.payloadTooLarge, code: "body_too_large", message: "the request body is larger than \(limit) bytes"))
+        answer(.bodyTooLarge(limit: limit))
     }
 
     // MARK: UpstreamDelegate
@@ -474,7 +462,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             if exchange!.head.version == .http1_0 && !hasLength { closeAfterResponse = true }
             let keepAlive = exchange!.keepAlive && !closeAfterResponse
             if !keepAlive { closeAfterResponse = true }
-            let head = HeaderPolicy.downstreamHead(from: answer, version: exchange!.head.version, keepAlive: keepAlive, switching: false)
+            let head = HeaderPolicy.downstreamHead(from: answer, version: exchange!.responseVersion, keepAlive: keepAlive, switching: false)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             downstreamNeedsFlush = true
         case .body(let buffer):
@@ -537,7 +525,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         state = .upgraded
         closeAfterResponse = false
         // The handler stays this connection's delegate until the splice removes it, so the parser's end-of-message is ignored here, not taken for an idle connection talking.
-        let head = HeaderPolicy.downstreamHead(from: answer, version: exchange.head.version, keepAlive: true, switching: true)
+        let head = HeaderPolicy.downstreamHead(from: answer, version: exchange.responseVersion, keepAlive: true, switching: true)
         context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
         log(exchange)
         connectionGuard?.becameTunnel()
@@ -553,31 +541,20 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     // MARK: local answers
 
     private func serveAsset(_ path: Substring) {
-        guard let exchange, let context else { return }
-        guard let (head, body) = core.assets.answer(path: path, headers: exchange.head.headers, head: exchange.head.method == .HEAD) else {
+        guard let exchange else { return }
+        guard let (status, headers, body) = core.assets.answer(path: path, headers: exchange.head.headers, head: exchange.head.method == .HEAD)
+        else {
             answer(
                 exchange.wantsHTML
                     ? .page(.notFound, title: "Not found", text: "There is nothing at this address.")
                     : .error(.notFound, code: "not_found", message: "no such file"))
             return
         }
-        var response = head
-        response.version = exchange.head.version.major == 2 ? .http1_1 : exchange.head.version
-        prepareClose(&response.headers)
-        self.exchange!.status = Int(head.status.code)
-        self.exchange!.responseStarted = true
-        context.write(wrapOutboundOut(.head(response)), promise: nil)
-        if let body {
-            self.exchange!.bytesOut = Int64(body.readableBytes)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
-        self.exchange!.responseEnded = true
-        state = .answered
-        writeEnd()
+        respond(status, headers: headers, body: body)
     }
 
     private func answer(_ answer: EdgeAnswer) {
-        guard var exchange, let context else { return }
+        guard let exchange, let context else { return }
         guard !exchange.responseStarted else {
             context.close(promise: nil)
             return
@@ -592,21 +569,25 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             // The body was not wanted; reading it to the end only to drop it could take long.
             closeAfterResponse = true
         }
+        queued.removeAll()
+        respond(answer.status, headers: headers, body: exchange.head.method == .HEAD || body.readableBytes == 0 ? nil : body)
+        resumeReading()
+    }
+
+    /// Writes a whole answer the edge made itself, and ends the exchange's response.
+    private func respond(_ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer?) {
+        guard var exchange, let context else { return }
+        var headers = headers
         prepareClose(&headers)
-        exchange.status = Int(answer.status.code)
+        exchange.status = Int(status.code)
         exchange.responseStarted = true
         exchange.responseEnded = true
-        exchange.bytesOut = Int64(body.readableBytes)
+        exchange.bytesOut = Int64(body?.readableBytes ?? 0)
         self.exchange = exchange
-        queued.removeAll()
-        let version = exchange.head.version.major == 2 ? HTTPVersion.http1_1 : exchange.head.version
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
-        if exchange.head.method != .HEAD && body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.responseVersion, status: status, headers: headers))), promise: nil)
+        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         state = .answered
         writeEnd()
-        resumeReading()
     }
 
     private func prepareClose(_ headers: inout HTTPHeaders) {

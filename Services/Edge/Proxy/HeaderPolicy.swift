@@ -106,7 +106,7 @@ enum HeaderPolicy {
         } else if !keepAlive && version.major == 1 {
             headers.add(name: "Connection", value: "close")
         }
-        return HTTPResponseHead(version: version.major == 2 ? .http1_1 : version, status: answer.status, headers: headers)
+        return HTTPResponseHead(version: version, status: answer.status, headers: headers)
     }
 
     /// Whether a `Connection` header lists `token` (case-insensitively).

@@ -24,15 +24,17 @@ enum Splice {
             try upstreamPipeline.addHandler(upstreamSide)
             // HTTP handlers go; each decoder last, so bytes that arrived
             // after the upgrade reach the splice rather than a parser.
-            try removeAll(
-                from: clientPipeline,
-                [
-                    EdgeRequestHandler.self, ProtocolErrorResponder.self, NIOHTTPResponseHeadersValidator.self, HTTPServerPipelineHandler.self,
-                    HTTPResponseEncoder.self,
-                ])
-            try removeAll(from: upstreamPipeline, [UpstreamHandler.self, NIOHTTPRequestHeadersValidator.self, HTTPRequestEncoder.self])
-            try upstreamPipeline.removeHandler(context: try upstreamPipeline.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self))
-            try clientPipeline.removeHandler(context: try clientPipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self))
+            removeIfPresent(EdgeRequestHandler.self, from: clientPipeline)
+            removeIfPresent(ProtocolErrorResponder.self, from: clientPipeline)
+            removeIfPresent(NIOHTTPResponseHeadersValidator.self, from: clientPipeline)
+            removeIfPresent(HTTPResponseEncoder.self, from: clientPipeline)
+            removeIfPresent(UpstreamHandler.self, from: upstreamPipeline)
+            removeIfPresent(NIOHTTPRequestHeadersValidator.self, from: upstreamPipeline)
+            removeIfPresent(HTTPRequestEncoder.self, from: upstreamPipeline)
+            let upstreamDecoder = try upstreamPipeline.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            let clientDecoder = try clientPipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            upstreamPipeline.removeHandler(context: upstreamDecoder, promise: nil)
+            clientPipeline.removeHandler(context: clientDecoder, promise: nil)
         } catch {
             logger.warning("could not splice an upgraded connection", metadata: ["error": "\(error)"])
             client.close(promise: nil)
@@ -40,20 +42,10 @@ enum Splice {
         }
     }
 
-    private static func removeAll(from pipeline: ChannelPipeline.SynchronousOperations, _ types: [any ChannelHandler.Type]) throws {
-        for type in types {
-            if let context = try? pipeline.context(ofAny: type) {
-                pipeline.removeHandler(context: context, promise: nil)
-            }
+    private static func removeIfPresent<Handler: RemovableChannelHandler>(_ type: Handler.Type, from pipeline: ChannelPipeline.SynchronousOperations) {
+        if let context = try? pipeline.context(handlerType: type) {
+            pipeline.removeHandler(context: context, promise: nil)
         }
-    }
-}
-
-extension ChannelPipeline.SynchronousOperations {
-    /// The context of the handler of a type known only at run time.
-    func context(ofAny type: any ChannelHandler.Type) throws -> ChannelHandlerContext {
-        func open<H: ChannelHandler>(_ type: H.Type) throws -> ChannelHandlerContext { try self.context(handlerType: type) }
-        return try open(type)
     }
 }
 

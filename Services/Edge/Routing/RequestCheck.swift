@@ -13,9 +13,17 @@ enum RequestCheck {
     /// HTTP/1.1), lowercase, without port or a trailing dot. Exactly one is
     /// required; IP literals and anything with characters no DNS name has are
     /// refused, since no Knot address is one.
-    static func host(of head: HTTPRequestHead) throws(Refusal) -> (name: String, authority: String) {
+    static func host(of head: HTTPRequestHead) throws(Refusal) -> String {
         let values = head.headers["host"]
-        guard values.count == 1, let authority = values.first, !authority.isEmpty, authority.utf8.count <= 255 else {
+        guard values.count == 1, let authority = values.first else {
+            throw Refusal(status: .badRequest, code: "bad_host", message: "the request must name exactly one host")
+        }
+        return try host(ofAuthority: authority)
+    }
+
+    /// The host of one `host[:port]` value, by the same rules.
+    static func host(ofAuthority authority: String) throws(Refusal) -> String {
+        guard !authority.isEmpty, authority.utf8.count <= 255 else {
             throw Refusal(status: .badRequest, code: "bad_host", message: "the request must name exactly one host")
         }
         var name = Substring(authority)
@@ -34,7 +42,7 @@ enum RequestCheck {
         else {
             throw Refusal(status: .badRequest, code: "bad_host", message: "the host is not a DNS name")
         }
-        return (name.lowercased(), authority)
+        return name.lowercased()
     }
 
     /// Origin-form targets only (`/path?query`): an absolute URI could name a
@@ -111,6 +119,18 @@ enum RequestCheck {
         case 0x41...0x46: c - 0x41 + 10
         case 0x61...0x66: c - 0x61 + 10
         default: nil
+        }
+    }
+
+    /// Smuggling needs two parties to disagree on where a body ends: the edge
+    /// accepts exactly one framing, spelled plainly (NIO's parser catches most
+    /// of the rest; this is what it lets through), and no CONNECT tunnels.
+    static func framing(_ head: HTTPRequestHead) throws(Refusal) {
+        let codings = head.headers["transfer-encoding"]
+        let oddCoding = !codings.isEmpty && (codings.count > 1 || codings[0].lowercased() != "chunked")
+        let lengths = head.headers["content-length"].count
+        guard head.method != .CONNECT, !oddCoding, lengths <= 1, codings.isEmpty || lengths == 0 else {
+            throw Refusal(status: .badRequest, code: "bad_request", message: "this request's framing is not accepted")
         }
     }
 

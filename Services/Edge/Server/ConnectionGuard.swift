@@ -135,10 +135,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch phase {
         case .readingHead:
             // Tell an HTTP/1 client why, in the only words it can still read.
-            let body = #"{"error":{"code":"request_timeout","message":"the request head did not arrive in time"}}"#
-            var answer = context.channel.allocator.buffer(capacity: 160)
-            answer.writeString(
-                "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let text = EdgeAnswer.error(.requestTimeout, code: "request_timeout", message: "the request head did not arrive in time").rawHTTP1()
+            let answer = context.channel.allocator.buffer(string: text)
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(answer))).whenComplete { _ in context.close(promise: nil) }
         default:
             context.close(promise: nil)

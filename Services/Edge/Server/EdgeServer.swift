@@ -18,7 +18,6 @@ struct EdgeServer: Service {
     let host: String
     let port: Int
     let group: MultiThreadedEventLoopGroup
-    let onBound: @Sendable (Int) -> Void
 
     /// Connections open now; above the limit new ones are closed at once.
     static let openConnections = NIOLockedValueBox(0)
@@ -45,7 +44,6 @@ struct EdgeServer: Service {
                 }
             }
         let server = try await bootstrap.bind(host: host, port: port).get()
-        onBound(server.localAddress?.port ?? port)
         core.logger.info("edge listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
         let reload = Task {
             while !Task.isCancelled {

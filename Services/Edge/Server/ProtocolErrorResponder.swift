@@ -28,13 +28,12 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
             case .invalidURL?: (.badRequest, "bad_target", "the request target is not valid")
             default: (.badRequest, "bad_request", "the request is not well-formed HTTP/1.1")
             }
-        let body = #"{"error":{"code":"\#(code)","message":"\#(message)"}}"#
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Connection", value: "close")
+        var answer = EdgeAnswer.error(status, code: code, message: message)
+        answer.headers.append(("Connection", "close"))
+        var headers = HTTPHeaders(answer.headers)
+        headers.add(name: "Content-Length", value: String(answer.body.utf8.count))
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         responseInFlight = true
     }

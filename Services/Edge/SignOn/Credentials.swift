@@ -46,11 +46,3 @@ enum Credentials {
         return token.hasPrefix("knot_pat_") ? token : nil
     }
 }
-
-extension Substring {
-    var trimmingTrailingSpaces: Substring {
-        var copy = self
-        while copy.last == " " || copy.last == "\t" { copy = copy.dropLast() }
-        return copy
-    }
-}

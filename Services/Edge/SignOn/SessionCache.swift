@@ -46,11 +46,9 @@ final class SessionCache: Sendable {
 
     private struct Entry {
         var verdict: SessionVerdict?
-        var expires: NIODeadlineLike
+        /// Monotonic nanoseconds (`now()`).
+        var expires: UInt64
     }
-
-    /// Nanoseconds of a monotonic clock; cheaper to compare than `ContinuousClock.Instant`.
-    typealias NIODeadlineLike = UInt64
 
     private let entries = NIOLockedValueBox<[SHA256Digest: Entry]>([:])
     private let identity: InternalClient
@@ -62,6 +60,7 @@ final class SessionCache: Sendable {
         self.identity = identity
     }
 
+    /// Nanoseconds of a monotonic clock; cheaper to compare than `ContinuousClock.Instant`.
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// The cached verdict, if it is still fresh.

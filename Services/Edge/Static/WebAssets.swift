@@ -14,7 +14,7 @@ final class WebAssets: Sendable {
         var gzipped: ByteBuffer?
         var contentType: String
         var etag: String
-        var stamp: [Int]
+        var stamp: FileStamp
         var checked: UInt64
     }
 
@@ -37,7 +37,7 @@ final class WebAssets: Sendable {
     ]
 
     /// The answer for a path: the file, a 304, or nil when there is no such file.
-    func answer(path: Substring, headers: HTTPHeaders, head: Bool) -> (HTTPResponseHead, ByteBuffer?)? {
+    func answer(path: Substring, headers: HTTPHeaders, head: Bool) -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer?)? {
         guard let asset = asset(for: path) else { return nil }
         var out = HTTPHeaders(Self.securityHeaders)
         out.add(name: "Content-Type", value: asset.contentType)
@@ -45,7 +45,7 @@ final class WebAssets: Sendable {
         out.add(name: "Cache-Control", value: "no-cache")
         out.add(name: "Vary", value: "Accept-Encoding")
         if headers["if-none-match"].contains(where: { $0.split(separator: ",").contains { $0.trimmingSpaces == asset.etag || $0.trimmingSpaces == "*" } }) {
-            return (HTTPResponseHead(version: .http1_1, status: .notModified, headers: out), nil)
+            return (.notModified, out, nil)
         }
         var body = asset.body
         if let gzipped = asset.gzipped, headers["accept-encoding"].contains(where: { $0.contains("gzip") }) {
@@ -53,7 +53,7 @@ final class WebAssets: Sendable {
             body = gzipped
         }
         out.add(name: "Content-Length", value: String(body.readableBytes))
-        return (HTTPResponseHead(version: .http1_1, status: .ok, headers: out), head ? nil : body)
+        return (.ok, out, head ? nil : body)
     }
 
     private func asset(for path: Substring) -> Asset? {
@@ -67,13 +67,11 @@ final class WebAssets: Sendable {
             return cached
         }
         let full = root + "/" + relative
-        var stamp = Self.stamp(full)
-        if stamp.isEmpty, !relative.hasSuffix("index.html"), Self.isDirectory(full) {
-            relative += "/index.html"
-            return asset(for: Substring("/" + relative))
-        }
-        guard !stamp.isEmpty else {
+        guard var stamp = FileStamp(path: full) else {
             cache.withLockedValue { $0[relative] = nil }
+            if !relative.hasSuffix("index.html"), Self.isDirectory(full) {
+                return asset(for: Substring("/" + relative + "/index.html"))
+            }
             return nil
         }
         if var cached = cache.withLockedValue({ $0[relative] }), cached.stamp == stamp {
@@ -82,8 +80,8 @@ final class WebAssets: Sendable {
             return cached
         }
         guard let data = FileManager.default.contents(atPath: full), data.count <= Self.maxAssetBytes else { return nil }
-        stamp = Self.stamp(full)
-        var body = ByteBuffer(bytes: data)
+        stamp = FileStamp(path: full) ?? stamp
+        let body = ByteBuffer(bytes: data)
         let contentType = Self.contentType(of: relative)
         var gzipped: ByteBuffer?
         if Self.compressible(contentType), body.readableBytes > 512 {
@@ -91,17 +89,9 @@ final class WebAssets: Sendable {
             if let compressed = try? input.compress(with: .gzip()), compressed.readableBytes < body.readableBytes { gzipped = compressed }
         }
         let digest = SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined()
-        body = ByteBuffer(bytes: data)
         let asset = Asset(body: body, gzipped: gzipped, contentType: contentType, etag: "\"\(digest)\"", stamp: stamp, checked: now)
         cache.withLockedValue { $0[relative] = asset }
         return asset
-    }
-
-    private static func stamp(_ path: String) -> [Int] {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), attributes[.type] as? FileAttributeType == .typeRegular
-        else { return [] }
-        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return [(attributes[.size] as? Int) ?? -1, Int(modified * 1_000_000)]
     }
 
     private static func isDirectory(_ path: String) -> Bool {

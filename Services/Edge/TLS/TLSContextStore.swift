@@ -9,22 +9,17 @@ import NIOSSL
 final class TLSContextStore: Sendable {
     let certificatePath: String
     let keyPath: String
-    private let state: NIOLockedValueBox<(context: NIOSSLContext, stamp: FileStamp)>
+    private let state: NIOLockedValueBox<(context: NIOSSLContext, stamp: PairStamp)>
     private let logger: Logger
 
-    /// Size and modification time of both files: a change in either means reload.
-    struct FileStamp: Equatable {
-        var certificate: [Int]
-        var key: [Int]
+    /// Both files' stamps: a change in either means reload.
+    struct PairStamp: Equatable {
+        var certificate: FileStamp?
+        var key: FileStamp?
 
         init(certificate: String, key: String) {
-            func stamp(_ path: String) -> [Int] {
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return [] }
-                let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-                return [(attributes[.size] as? Int) ?? -1, Int(modified * 1_000_000), (attributes[.systemFileNumber] as? Int) ?? 0]
-            }
-            self.certificate = stamp(certificate)
-            self.key = stamp(key)
+            self.certificate = FileStamp(path: certificate)
+            self.key = FileStamp(path: key)
         }
     }
 
@@ -32,7 +27,7 @@ final class TLSContextStore: Sendable {
         self.certificatePath = certificatePath
         self.keyPath = keyPath
         self.logger = logger
-        let stamp = FileStamp(certificate: certificatePath, key: keyPath)
+        let stamp = PairStamp(certificate: certificatePath, key: keyPath)
         state = NIOLockedValueBox((try Self.makeContext(certificate: certificatePath, key: keyPath), stamp))
     }
 
@@ -59,7 +54,7 @@ final class TLSContextStore: Sendable {
     /// key that does not match the certificate, say) is logged and the old
     /// context kept; the next check tries again.
     func reloadIfChanged() {
-        let stamp = FileStamp(certificate: certificatePath, key: keyPath)
+        let stamp = PairStamp(certificate: certificatePath, key: keyPath)
         guard stamp != state.withLockedValue({ $0.stamp }) else { return }
         do {
             let context = try Self.makeContext(certificate: certificatePath, key: keyPath)
