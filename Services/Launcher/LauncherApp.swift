@@ -41,28 +41,6 @@ struct LauncherApp: Sendable {
         TemplateRenderer(domain: host.settings.domain, registry: ProcessInfo.processInfo.environment["KNOT_REGISTRY_URL"] ?? "")
     }
 
-    struct LaunchRequest: Decodable {
-        var template: String
-        var values: [String: String]?
-    }
-
-    struct TemplateSummary: Encodable, Sendable {
-        var id: String
-        var name: String
-        var description: String
-        var singleton: Bool
-        var source: String
-        var runtime: String
-        var available: Bool
-        var unavailableReason: String?
-        var variables: [TemplateVariable]
-
-        enum CodingKeys: String, CodingKey {
-            case id, name, description, singleton, source, runtime, available, variables
-            case unavailableReason = "unavailable_reason"
-        }
-    }
-
     func makeApplication() -> some ApplicationProtocol {
         host.application(makeRouter())
     }
@@ -70,101 +48,18 @@ struct LauncherApp: Sendable {
     func makeRouter() -> Router<KnotRequestContext> {
         let runtime = self.runtime
         let router = host.makeRouter(extraReadiness: [("runtime", { await runtime.readinessProblem() })])
-        let limit = host.settings.maxJSONBody
         let api = host.userAPI(router, "/api/v1/launcher")
-
-        api.get("templates") { _, context in
-            _ = try context.requireIdentity()
-            return JSONResponse(.ok, ["templates": templates.map(summary)])
-        }
-        api.get("services") { _, context in
-            let identity = try context.requireIdentity()
-            return JSONResponse(.ok, ["services": try await store.list(owner: identity.username)])
-        }
-        api.post("services") { request, context in
-            let identity = try context.requireEditor()
-            let body = try await request.decodeJSON(LaunchRequest.self, limit: limit)
-            return JSONResponse(.accepted, try await launch(body, for: identity.username))
-        }
-        api.get("services/:name") { _, context in
-            let identity = try context.requireIdentity()
-            return JSONResponse(.ok, try await service(named: context.parameters.require("name"), owner: identity.username))
-        }
-        api.delete("services/:name") { _, context in
-            let identity = try context.requireEditor()
-            let record = try await service(named: context.parameters.require("name"), owner: identity.username)
-            // Withdraw the route first, so the edge stops sending traffic before the process goes away.
-            try await store.setStatus(id: record.id, status: "stopping", message: "stopping", upstream: nil)
-            try await supervisor.remove(id: record.id, owner: record.owner)
-            try await store.delete(id: record.id, host: record.host)
-            context.logger.info("service deleted", metadata: ["name": "\(record.name)"])
-            return JSONResponse(.ok, ["status": "deleted"])
-        }
-
-        let internalAPI = host.internalAPI(router, "/internal/v1", allowed: ["edge"])
-        internalAPI.get("routes") { _, _ in
-            JSONResponse(.ok, ["routes": try await store.routes()])
-        }
-
-        // The users service acts on everything a person (or team) runs: on
-        // deactivation (stop, keep), reactivation (resume) and deletion (remove).
-        let owners = host.internalAPI(router, "/internal/v1/owners", allowed: ["users"])
-        owners.post(":owner/stop") { _, context in
-            let owner = try context.parameters.require("owner")
-            var stopped = 0
-            for record in try await store.list(owner: owner) where ["starting", "running"].contains(record.status) {
-                try await store.setStatus(id: record.id, status: "stopping", message: "stopping", upstream: nil)
-                try await supervisor.stop(id: record.id, owner: owner)
-                try await store.setStatus(id: record.id, status: "stopped", message: "stopped: the account was deactivated", upstream: nil)
-                stopped += 1
-            }
-            context.logger.info("stopped an owner's services", metadata: ["owner": "\(owner)", "count": "\(stopped)"])
-            return JSONResponse(.ok, ["stopped": stopped])
-        }
-        owners.post(":owner/resume") { _, context in
-            let owner = try context.parameters.require("owner")
-            var resumed = 0
-            for record in try await store.list(owner: owner) where record.status == "stopped" {
-                try await store.setStatus(id: record.id, status: "starting", message: "resuming", upstream: nil)
-                await supervisor.resume(id: record.id, owner: owner, name: record.name)
-                resumed += 1
-            }
-            return JSONResponse(.ok, ["resumed": resumed])
-        }
-        owners.delete(":owner") { _, context in
-            let owner = try context.parameters.require("owner")
-            var removed = 0
-            for record in try await store.list(owner: owner) {
-                try await store.setStatus(id: record.id, status: "stopping", message: "removing", upstream: nil)
-                try await supervisor.remove(id: record.id, owner: owner)
-                try await store.delete(id: record.id, host: record.host)
-                removed += 1
-            }
-            context.logger.info("removed an owner's services", metadata: ["owner": "\(owner)", "count": "\(removed)"])
-            return JSONResponse(.ok, ["removed": removed])
-        }
+        addTemplatesAPI(to: api)
+        addServicesAPI(to: api)
+        addRoutesAPI(to: router)
+        addOwnersAPI(to: router)
         return router
     }
 
-    func summary(_ template: Template) -> TemplateSummary {
-        let reason = runtime.unsupportedReason(probeSpec(template))
-        return TemplateSummary(
-            id: template.id, name: template.name, description: template.description, singleton: template.singleton,
-            source: template.source, runtime: runtime.kind, available: reason == nil, unavailableReason: reason,
-            variables: template.variables.filter { !TemplateRenderer.automatic.contains($0.name) })
-    }
-
-    private func probeSpec(_ template: Template) -> WorkloadSpec {
-        WorkloadSpec(
-            id: "probe", name: template.id, owner: RuntimeUser(username: "", namespace: "", privateDirectory: "", sharedDirectory: ""),
-            process: template.local.map { ProcessSpec(command: $0.command, arguments: $0.args) }, manifests: template.manifests)
-    }
-
-    func service(named name: String, owner: String) async throws -> ServiceRecord {
-        guard let record = try await store.find(owner: owner, name: name) else {
-            throw KnotError.notFound("you have no service named \"\(name.prefix(64))\"")
-        }
-        return record
+    /// The template a person means by an id: the catalogue as they see it
+    /// (built-ins, then admin, shared and their own, later ones winning).
+    func template(_ id: String, for owner: String) async throws -> Template? {
+        templates.first { $0.id == id }
     }
 
     /// The owner as the runtime sees them: on Kubernetes the file domains are
@@ -181,7 +76,7 @@ struct LauncherApp: Sendable {
     }
 
     func launch(_ body: LaunchRequest, for username: String) async throws -> ServiceRecord {
-        guard let template = templates.first(where: { $0.id == body.template }) else {
+        guard let template = try await template(body.template, for: username) else {
             throw KnotError.badRequest("there is no template \"\(body.template.prefix(64))\"", code: "unknown_template")
         }
         let rendered = try renderer.render(template, values: body.values ?? [:], owner: owner(username))
@@ -205,7 +100,7 @@ struct LauncherApp: Sendable {
     /// After a restart, starts again what should be running.
     func resume() async throws {
         for record in try await store.wanted() {
-            guard let template = templates.first(where: { $0.id == record.template }) else {
+            guard let template = try await template(record.template, for: record.owner) else {
                 try await store.setStatus(id: record.id, status: "failed", message: "its template is gone", upstream: nil)
                 continue
             }

@@ -53,13 +53,25 @@ public struct WorkloadSpec: Sendable, Equatable {
     public var process: ProcessSpec?
     /// Rendered Kubernetes objects (multi-document YAML), for the Kubernetes runtime.
     public var manifests: String?
+    /// The template it came from and that template's version, recorded on
+    /// what the runtime makes so the cluster itself says what each object is.
+    public var template: String
+    public var templateVersion: String
+    /// The values it was launched with (automatic ones left out).
+    public var values: [String: String]
 
-    public init(id: String, name: String, owner: RuntimeUser, process: ProcessSpec?, manifests: String?) {
+    public init(
+        id: String, name: String, owner: RuntimeUser, process: ProcessSpec?, manifests: String?,
+        template: String = "", templateVersion: String = "", values: [String: String] = [:]
+    ) {
         self.id = id
         self.name = name
         self.owner = owner
         self.process = process
         self.manifests = manifests
+        self.template = template
+        self.templateVersion = templateVersion
+        self.values = values
     }
 
     public var ref: WorkloadRef { WorkloadRef(id: id, namespace: owner.namespace) }

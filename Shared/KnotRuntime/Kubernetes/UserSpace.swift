@@ -8,6 +8,11 @@ public enum KnotLabels {
     public static let serviceID = "knot.io/service-id"
     public static let serviceName = "knot.io/service"
     public static let inventory = "knot.io/inventory"
+    public static let template = "knot.io/template"
+    /// Annotation: the template's version a service was launched or upgraded from.
+    public static let templateVersion = "knot.io/template-version"
+    /// Annotation: the launch values as JSON, so the cluster alone can say how a service was made.
+    public static let values = "knot.io/values"
     /// On a scaled-down workload: how many replicas it had, for `resume`.
     public static let stoppedReplicas = "knot.io/stopped-replicas"
 }
