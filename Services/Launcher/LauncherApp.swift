@@ -79,7 +79,7 @@ struct LauncherApp: Sendable {
         guard let template = try await template(body.template, for: username) else {
             throw KnotError.badRequest("there is no template \"\(body.template.prefix(64))\"", code: "unknown_template")
         }
-        let rendered = try renderer.render(template, values: body.values ?? [:], owner: owner(username))
+        let rendered = try await renderer.render(template, values: body.values ?? [:], owner: owner(username))
         let spec = WorkloadSpec(
             id: "", name: rendered.name, owner: owner(username), process: rendered.process, manifests: rendered.manifests)
         if let reason = runtime.unsupportedReason(spec) {
@@ -107,7 +107,7 @@ struct LauncherApp: Sendable {
             var values = record.values
             values["NAME"] = record.name
             do {
-                let rendered = try renderer.render(template, values: values, owner: owner(record.owner))
+                let rendered = try await renderer.render(template, values: values, owner: owner(record.owner))
                 let spec = WorkloadSpec(
                     id: record.id.uuidString.lowercased(), name: record.name, owner: owner(record.owner),
                     process: rendered.process, manifests: rendered.manifests)

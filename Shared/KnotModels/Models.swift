@@ -127,17 +127,20 @@ public struct RouteEntry: Codable, Sendable, Equatable {
     public var service: String
     /// The template asked for no sign-on (Karvdash's `auth: no`): anyone may open it.
     public var isPublic: Bool
+    /// The service is stopped (scaled to nothing): the edge answers that it is, instead of forwarding.
+    public var stopped: Bool
 
-    public init(host: String, owner: String, upstream: String, service: String, isPublic: Bool = false) {
+    public init(host: String, owner: String, upstream: String, service: String, isPublic: Bool = false, stopped: Bool = false) {
         self.host = host
         self.owner = owner
         self.upstream = upstream
         self.service = service
         self.isPublic = isPublic
+        self.stopped = stopped
     }
 
     enum CodingKeys: String, CodingKey {
-        case host, owner, upstream, service
+        case host, owner, upstream, service, stopped
         case isPublic = "public"
     }
 
@@ -148,6 +151,7 @@ public struct RouteEntry: Codable, Sendable, Equatable {
         upstream = try container.decode(String.self, forKey: .upstream)
         service = try container.decode(String.self, forKey: .service)
         isPublic = try container.decodeIfPresent(Bool.self, forKey: .isPublic) ?? false
+        stopped = try container.decodeIfPresent(Bool.self, forKey: .stopped) ?? false
     }
 }
 

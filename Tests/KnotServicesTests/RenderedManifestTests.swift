@@ -11,7 +11,7 @@ import XCTest
 /// for the end-to-end suite to check against the official Kubernetes schemas
 /// (kubernetes-validate), which Swift has no copy of.
 final class RenderedManifestTests: XCTestCase {
-    func testEveryFixtureTemplatePreparesIntoValidLookingObjects() throws {
+    func testEveryFixtureTemplatePreparesIntoValidLookingObjects() async throws {
         let owner = RuntimeUser(username: "ada", namespace: "knot-ada", privateDirectory: "/data/private/ada", sharedDirectory: "/data/shared")
         let renderer = TemplateRenderer(domain: "knot.localhost", registry: "registry.local")
         let files = try FileManager.default.contentsOfDirectory(atPath: TemplateTests.fixtures.path).filter { $0.hasSuffix(".template.yaml") }.sorted()
@@ -19,7 +19,7 @@ final class RenderedManifestTests: XCTestCase {
         for file in files {
             let text = try String(contentsOf: TemplateTests.fixtures.appendingPathComponent(file), encoding: .utf8)
             let template = try Template.parse(id: String(file.dropLast(".template.yaml".count)), yaml: text)
-            let rendered = try renderer.render(template, values: [:], owner: owner)
+            let rendered = try await renderer.render(template, values: [:], owner: owner)
             let spec = WorkloadSpec(id: "0f0f0f0f-0000-4000-8000-000000000000", name: rendered.name, owner: owner, process: nil, manifests: rendered.manifests)
             let prepared = try WorkloadManifests.prepare(rendered.manifests, spec: spec, settings: KubernetesRuntimeSettings())
             XCTAssertFalse(prepared.objects.isEmpty, file)

@@ -14,7 +14,7 @@ final class TemplateTests: XCTestCase {
             .appendingPathComponent("Fixtures/karvdash-templates")
     }
 
-    func testEveryKarvdashTemplateParsesUnchanged() throws {
+    func testEveryKarvdashTemplateParsesUnchanged() async throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".template.yaml") }
         XCTAssertGreaterThanOrEqual(files.count, 9)
         for file in files {
@@ -24,7 +24,7 @@ final class TemplateTests: XCTestCase {
             XCTAssertTrue(template.variables.contains { $0.name == "NAME" }, file)
             XCTAssertFalse(template.manifests.isEmpty, file)
             XCTAssertNil(template.local, file)
-            let rendered = try renderer.render(template, values: [:], owner: owner)
+            let rendered = try await renderer.render(template, values: [:], owner: owner)
             XCTAssertTrue(rendered.manifests.contains(rendered.host) || !text.contains("$HOSTNAME"), file)
         }
     }
@@ -37,16 +37,16 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(TemplateRenderer.substitute("$NAMES", values), "$NAMES")
     }
 
-    func testTheBuiltInFileServerRendersForTheLocalRuntime() throws {
+    func testTheBuiltInFileServerRendersForTheLocalRuntime() async throws {
         let template = try XCTUnwrap(BuiltinTemplates.load().first { $0.id == "file-server" })
-        let rendered = try renderer.render(template, values: ["NAME": "web"], owner: owner)
+        let rendered = try await renderer.render(template, values: ["NAME": "web"], owner: owner)
         XCTAssertEqual(rendered.host, "web-ada.knot.localhost")
         XCTAssertEqual(rendered.process?.command, "python3")
         XCTAssertEqual(rendered.process?.arguments, ["-m", "http.server", "$PORT", "--bind", "127.0.0.1", "--directory", "/data/private/ada"])
         XCTAssertTrue(rendered.manifests.contains("host: web-ada.knot.localhost"))
     }
 
-    func testValuesAreChecked() throws {
+    func testValuesAreChecked() async throws {
         let template = try Template.parse(
             id: "t",
             yaml: """
@@ -59,13 +59,14 @@ final class TemplateTests: XCTestCase {
                   default: small
                   choices: [small, large]
                 """)
-        XCTAssertThrowsError(try renderer.render(template, values: ["HOSTNAME": "evil.example"], owner: owner))
-        XCTAssertThrowsError(try renderer.render(template, values: ["OTHER": "x"], owner: owner))
-        XCTAssertThrowsError(try renderer.render(template, values: ["SIZE": "huge"], owner: owner))
-        XCTAssertThrowsError(try renderer.render(template, values: ["SIZE": "small\nkind: Secret"], owner: owner))
-        XCTAssertThrowsError(try renderer.render(template, values: ["NAME": "-bad"], owner: owner))
-        XCTAssertThrowsError(try renderer.render(template, values: ["NAME": String(repeating: "a", count: 41)], owner: owner))
-        XCTAssertEqual(try renderer.render(template, values: ["SIZE": "large"], owner: owner).values["SIZE"], "large")
+        await assertRefused(try await renderer.render(template, values: ["HOSTNAME": "evil.example"], owner: owner))
+        await assertRefused(try await renderer.render(template, values: ["OTHER": "x"], owner: owner))
+        await assertRefused(try await renderer.render(template, values: ["SIZE": "huge"], owner: owner))
+        await assertRefused(try await renderer.render(template, values: ["SIZE": "small\nkind: Secret"], owner: owner))
+        await assertRefused(try await renderer.render(template, values: ["NAME": "-bad"], owner: owner))
+        await assertRefused(try await renderer.render(template, values: ["NAME": String(repeating: "a", count: 41)], owner: owner))
+        let large = try await renderer.render(template, values: ["SIZE": "large"], owner: owner)
+        XCTAssertEqual(large.values["SIZE"], "large")
     }
 
     func testAuthNoMakesATemplatePublic() throws {
@@ -101,5 +102,13 @@ final class TemplateTests: XCTestCase {
     func testATemplateWithoutDescriptorOrWithTwoIsRefused() {
         XCTAssertThrowsError(try Template.parse(id: "x", yaml: "apiVersion: v1\nkind: Service\n"))
         XCTAssertThrowsError(try Template.parse(id: "x", yaml: "kind: Template\nname: a\n---\nkind: Template\nname: b\n"))
+    }
+
+    /// `XCTAssertThrowsError` for async calls.
+    func assertRefused<T>(_ call: @autoclosure () async throws -> T, file: StaticString = #filePath, line: UInt = #line) async {
+        do {
+            _ = try await call()
+            XCTFail("accepted", file: file, line: line)
+        } catch {}
     }
 }

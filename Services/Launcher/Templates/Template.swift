@@ -44,6 +44,17 @@ struct Template: Sendable {
     /// Where the template came from: `built-in`, or `folder` (one of `KNOT_TEMPLATE_DIRS`;
     /// the API does not show which, to keep the server's paths to itself).
     var source: String = "built-in"
+    /// The template's own version (`version` in the descriptor, a chart's
+    /// `version`); a service launched from an older one can be upgraded.
+    var version: String = ""
+    /// Why the template cannot be launched at all, whatever the runtime (its
+    /// file does not parse, helm is missing…). Such a template is still listed.
+    var problem: String? = nil
+    /// Culling for this template's services, overriding the launcher's
+    /// settings: stopped after this many idle minutes (no traffic through the
+    /// edge), or this many hours after launch. Nil: the global setting.
+    var idleMinutes: Int? = nil
+    var lifetimeHours: Int? = nil
 
     struct ParseError: Error, CustomStringConvertible {
         var description: String
@@ -98,10 +109,22 @@ struct Template: Sendable {
             }
             requiresAuth = value
         }
-        return Template(
+        var template = Template(
             id: id, name: name, description: descriptor["description"] as? String ?? "",
             singleton: descriptor["singleton"] as? Bool ?? false, variables: variables, local: local,
             manifests: objects.joined(separator: "\n---\n"), isPublic: !requiresAuth)
+        template.version = descriptor["version"].map(scalarString) ?? ""
+        template.idleMinutes = try positiveInt(descriptor["idle_minutes"], "idle_minutes", id)
+        template.lifetimeHours = try positiveInt(descriptor["lifetime_hours"], "lifetime_hours", id)
+        return template
+    }
+
+    private static func positiveInt(_ value: Any?, _ key: String, _ id: String) throws -> Int? {
+        guard let value else { return nil }
+        guard let number = value as? Int, number > 0 else {
+            throw ParseError(description: "\(id): `\(key)` is a whole number above zero")
+        }
+        return number
     }
 
     /// A YAML boolean: Yams already turns bare yes/no/true/false/on/off into

@@ -21,7 +21,7 @@ struct TemplateRenderer: Sendable {
         var manifests: String
     }
 
-    func render(_ template: Template, values given: [String: String], owner: RuntimeUser) throws -> Rendered {
+    func render(_ template: Template, values given: [String: String], owner: RuntimeUser) async throws -> Rendered {
         let declared = Dictionary(template.variables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for key in given.keys.sorted() {
             if Self.automatic.contains(key) {
