@@ -75,7 +75,10 @@ struct EdgeMain {
         // The edge keeps no data of its own: it has no schema to migrate.
         await host.readiness.markMigrated()
 
-        try await host.run(opsApp, background: [listener, backstop, redirectApp, server, AccessLogFlush(log: core.accessLog)])
+        let activityReport = ServiceActivityReport(
+            activity: core.activity, launcher: launcher, interval: .seconds(edge.activityReportSeconds), logger: host.logger)
+        try await host.run(
+            opsApp, background: [listener, backstop, redirectApp, server, activityReport, AccessLogFlush(log: core.accessLog)])
     }
 }
 

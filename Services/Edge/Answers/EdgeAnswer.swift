@@ -74,6 +74,14 @@ struct EdgeAnswer: Sendable {
         return answer
     }
 
+    /// The service is stopped (by its owner, or culled when idle): nothing to
+    /// retry until someone starts it again, which the dashboard does.
+    static func serviceStopped(host: String) -> EdgeAnswer {
+        page(
+            .serviceUnavailable, title: "The service is stopped",
+            text: "The service at \(host.htmlEscaped) is stopped. Its owner can start it again from the dashboard's Services screen.")
+    }
+
     /// Whether a request prefers a page to JSON (a browser navigating, not a script).
     static func wantsHTML(_ headers: HTTPHeaders) -> Bool {
         headers["accept"].contains { $0.contains("text/html") }

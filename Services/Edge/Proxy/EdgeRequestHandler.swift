@@ -355,6 +355,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             return
         }
         exchange.destination = destination
+        if case .service = destination.hop { core.activity.record(host: destination.publicHost) }
         if !isHTTP2, exchange.head.version == .http1_1, !exchange.retried,
             exchange.head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" })
         {

@@ -123,6 +123,7 @@ struct EdgeRouter: Sendable {
                 return .answer(.page(.notFound, title: "No such service", text: "Nothing is running at \(host.htmlEscaped). It may have been stopped or deleted."))
             }
             if route.isPublic {
+                if route.stopped { return .answer(.serviceStopped(host: host)) }
                 return .forward(
                     Destination(
                         address: address, hop: .service(user: nil, email: nil), timeout: limits.serviceTimeout,
@@ -194,6 +195,7 @@ struct EdgeRouter: Sendable {
             guard verdict.username == route.owner || (verdict.teams ?? []).contains(route.owner) else {
                 return .answer(.page(.forbidden, title: "Not yours", text: "The service at \(route.host.htmlEscaped) belongs to someone else."))
             }
+            if route.stopped { return .answer(.serviceStopped(host: route.host)) }
             return .forward(
                 Destination(
                     address: address, hop: .service(user: verdict.username, email: verdict.email), timeout: limits.serviceTimeout,

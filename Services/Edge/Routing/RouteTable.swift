@@ -9,6 +9,8 @@ final class RouteTable: Sendable {
     private let current = NIOLockedValueBox<[String: (RouteEntry, UpstreamAddress)]>([:])
     private let loaded = NIOLockedValueBox(false)
 
+    private static let nowhere = UpstreamAddress(url: "http://127.0.0.1:9")!
+
     func lookup(_ host: String) -> (RouteEntry, UpstreamAddress)? {
         current.withLockedValue { $0[host] }
     }
@@ -21,6 +23,11 @@ final class RouteTable: Sendable {
         var table: [String: (RouteEntry, UpstreamAddress)] = [:]
         var unusable: [RouteEntry] = []
         for route in routes {
+            // A stopped service is answered by the edge itself; its upstream is never used.
+            if route.stopped {
+                table[route.host.lowercased()] = (route, Self.nowhere)
+                continue
+            }
             guard let address = UpstreamAddress(url: route.upstream) else {
                 unusable.append(route)
                 continue

@@ -13,6 +13,8 @@ final class EdgeCore: Sendable {
     let assets: WebAssets
     let accessLog: AccessLog
     let logger: Logger
+    /// Last traffic per user-service host, for the launcher's idle culling.
+    let activity = ServiceActivity()
     private let pools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<UpstreamPool>]>([:])
 
     init(settings: KnotSettings, limits: EdgeLimits, router: EdgeRouter, sessions: SessionCache, assets: WebAssets, accessLog: AccessLog, logger: Logger) {

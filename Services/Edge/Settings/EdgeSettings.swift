@@ -12,6 +12,8 @@ struct EdgeSettings: Sendable {
     /// Where access-log lines go: a file path, or nil for standard output.
     var accessLogPath: String?
     var accessLog: Bool
+    /// How often the edge tells the launcher which services had traffic (for idle culling).
+    var activityReportSeconds: Int
 
     init(environment env: KnotEnvironment = KnotEnvironment()) throws {
         httpsPort = try env.port("KNOT_EDGE_HTTPS_PORT", default: 8443)
@@ -25,6 +27,10 @@ struct EdgeSettings: Sendable {
         limits = try EdgeLimits(environment: env)
         accessLogPath = env.optionalString("KNOT_EDGE_ACCESS_LOG_FILE")
         accessLog = try env.bool("KNOT_EDGE_ACCESS_LOG", default: true)
+        activityReportSeconds = try env.int("KNOT_EDGE_ACTIVITY_SECONDS", default: 30)
+        guard activityReportSeconds >= 1 else {
+            throw ConfigurationError(key: "KNOT_EDGE_ACTIVITY_SECONDS", problem: "must be at least 1")
+        }
     }
 }
 
