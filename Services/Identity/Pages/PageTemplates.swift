@@ -43,7 +43,7 @@ enum PageTemplates {
         "signup": """
             <h1>Create an account</h1>{{#error}}<div class="msg error" role="alert">{{error}}</div>{{/error}}
             <form method="post" action="/auth/signup"><input type="hidden" name="csrf" value="{{csrf}}">
-            <label for="username">Username</label><input id="username" name="username" value="{{username}}" autocomplete="username" required pattern="[a-z][a-z0-9-]{1,31}" aria-describedby="username-help">
+            <label for="username">Username</label><input id="username" name="username" value="{{username}}" autocomplete="username" required pattern="[a-z][\\-a-z0-9]{1,31}" aria-describedby="username-help">
             <small id="username-help">Lowercase letters, digits and dashes; it becomes part of your addresses.</small>
             <label for="email">Email</label><input id="email" name="email" type="email" value="{{email}}" autocomplete="email" required>
             <label for="full_name">Full name</label><input id="full_name" name="full_name" value="{{fullName}}" autocomplete="name">
