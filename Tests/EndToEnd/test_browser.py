@@ -41,7 +41,7 @@ def test_sign_in_returns_to_the_service_and_the_dashboard_lists_it(knot, browser
     assert session.post(f"{knot.url}/api/v1/launcher/services",
                         json={"template": "file-server", "values": {"NAME": "site"}}).status_code == 202
     record = knot.wait_for_service(session, "site")
-    assert record["status"] == "ready"
+    assert record["status"] in ("running", "ready")
 
     browser.get(record["url"])
     WebDriverWait(browser, 10).until(ready.presence_of_element_located((By.ID, "username")))
@@ -56,7 +56,7 @@ def test_sign_in_returns_to_the_service_and_the_dashboard_lists_it(knot, browser
     WebDriverWait(browser, 10).until(ready.visibility_of_element_located((By.ID, "services")))
     WebDriverWait(browser, 10).until(lambda b: "site" in b.find_element(By.ID, "services").text)
     assert name in browser.find_element(By.ID, "who").text
-    assert "ready" in browser.find_element(By.ID, "services").text
+    WebDriverWait(browser, 10).until(lambda b: "Ready" in b.find_element(By.ID, "services").text)
 
 
 def test_a_stranger_in_the_browser_sees_the_refusal_page(knot, browser, make_user):
