@@ -55,7 +55,7 @@ final class UpstreamPool {
 
     func connect(_ address: UpstreamAddress) -> EventLoopFuture<UpstreamConnection> {
         ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

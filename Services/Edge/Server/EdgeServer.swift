@@ -29,8 +29,9 @@ struct EdgeServer: Service {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // A TCP-level option: `.socketOption` would set SOL_SOCKET's option of the same
+            // number (SO_DEBUG), which only root may, so a non-root edge refused every connection.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let admitted = Self.openConnections.withLockedValue { count in
                     guard count < limits.maxConnections else { return false }
