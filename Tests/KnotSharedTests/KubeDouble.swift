@@ -62,10 +62,6 @@ final class KubeDouble: @unchecked Sendable {
         try KubernetesConfiguration.kubeconfig(paths: ["\(directory)/\(file)"])
     }
 
-    func client(retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(20))) throws -> KubernetesClient {
-        try KubernetesClient(configuration: configuration(), retry: retry, logger: Logger(label: "double"))
-    }
-
     /// Runs curl against the double (a real client, outside the code under test).
     private func curl(_ arguments: [String]) throws -> (status: Int32, output: Data) {
         let curl = Process()
@@ -87,5 +83,29 @@ final class KubeDouble: @unchecked Sendable {
             throw RuntimeFailure("control \(path) failed: \(String(decoding: data, as: UTF8.self))")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A test case with its own API double, started before each test and stopped
+/// after it, and the clients it made shut down however the test ended.
+class KubeDoubleTestCase: XCTestCase {
+    var double: KubeDouble!
+    private var clients: [KubernetesClient] = []
+
+    override func setUp() async throws {
+        double = try KubeDouble()
+    }
+
+    override func tearDown() async throws {
+        for client in clients { try? await client.shutdown() }
+        clients = []
+        double?.stop()
+    }
+
+    /// A client of the double (or of another configuration), shut down after the test.
+    func client(_ configuration: KubernetesConfiguration? = nil, retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(20))) throws -> KubernetesClient {
+        let client = try KubernetesClient(configuration: configuration ?? double.configuration(), retry: retry, logger: Logger(label: "double"))
+        clients.append(client)
+        return client
     }
 }

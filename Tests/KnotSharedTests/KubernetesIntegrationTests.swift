@@ -7,27 +7,7 @@ import XCTest
 
 /// The client and the Kubernetes runtime against the API double, over real
 /// HTTPS with the double's own CA.
-final class KubernetesIntegrationTests: XCTestCase {
-    var double: KubeDouble!
-    /// Every client a test makes is shut down after it, however the test ended.
-    var clients: [KubernetesClient] = []
-
-    override func setUp() async throws {
-        double = try KubeDouble()
-    }
-
-    override func tearDown() async throws {
-        for client in clients { try? await client.shutdown() }
-        clients = []
-        double?.stop()
-    }
-
-    func client(_ configuration: KubernetesConfiguration? = nil, retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(20))) throws -> KubernetesClient {
-        let client = try KubernetesClient(configuration: configuration ?? double.configuration(), retry: retry, logger: Logger(label: "double"))
-        clients.append(client)
-        return client
-    }
-
+final class KubernetesIntegrationTests: KubeDoubleTestCase {
     func runtime(_ settings: KubernetesRuntimeSettings = KubernetesRuntimeSettings()) throws -> KubernetesRuntime {
         var settings = settings
         settings.pollInterval = .milliseconds(100)

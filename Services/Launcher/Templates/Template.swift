@@ -10,10 +10,36 @@ struct TemplateVariable: Codable, Sendable, Equatable {
     var help: String?
     var hidden: Bool
     var choices: [String]?
+    /// What values it takes; given as `type`, else inferred from `choices` or the default.
+    var type: VariableType = .string
 
     enum CodingKeys: String, CodingKey {
-        case name, title, help, hidden, choices
+        case name, title, help, hidden, choices, type
         case defaultValue = "default"
+    }
+
+    init(
+        name: String, defaultValue: String, title: String? = nil, help: String? = nil, hidden: Bool = false,
+        choices: [String]? = nil, type: VariableType = .string
+    ) {
+        self.name = name
+        self.defaultValue = defaultValue
+        self.title = title
+        self.help = help
+        self.hidden = hidden
+        self.choices = choices
+        self.type = type
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        defaultValue = try container.decodeIfPresent(String.self, forKey: .defaultValue) ?? ""
+        title = try container.decodeIfPresent(String.self, forKey: .title)
+        help = try container.decodeIfPresent(String.self, forKey: .help)
+        hidden = try container.decodeIfPresent(Bool.self, forKey: .hidden) ?? false
+        choices = try container.decodeIfPresent([String].self, forKey: .choices)
+        type = try container.decodeIfPresent(VariableType.self, forKey: .type) ?? .string
     }
 }
 
@@ -55,6 +81,8 @@ struct Template: Sendable {
     /// edge), or this many hours after launch. Nil: the global setting.
     var idleMinutes: Int? = nil
     var lifetimeHours: Int? = nil
+    /// Set for a Knot 5 chart template: rendered by `helm template`, not by substitution.
+    var chart: ChartReference? = nil
 
     struct ParseError: Error, CustomStringConvertible {
         var description: String
@@ -86,12 +114,28 @@ struct Template: Sendable {
             guard let entry = raw as? [String: Any], let variableName = entry["name"] as? String,
                 variableName.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil
             else { throw ParseError(description: "\(id): variable \(index + 1) has no valid name") }
-            variables.append(
-                TemplateVariable(
-                    name: variableName, defaultValue: entry["default"].map(scalarString) ?? "",
-                    title: entry["title"] as? String, help: entry["help"] as? String,
-                    hidden: entry["hidden"] as? Bool ?? false,
-                    choices: (entry["choices"] as? [Any])?.map(scalarString)))
+            let choices = (entry["choices"] as? [Any])?.map(scalarString)
+            let type: VariableType
+            if let given = entry["type"] {
+                guard let parsed = VariableType(rawValue: scalarString(given).lowercased()) else {
+                    throw ParseError(
+                        description: "\(id): variable \(variableName) has type \"\(scalarString(given).prefix(32))\"; types are string, integer, boolean and choice")
+                }
+                type = parsed
+            } else {
+                type = VariableType.inferred(default: entry["default"], choices: choices)
+            }
+            if type == .choice && (choices ?? []).isEmpty {
+                throw ParseError(description: "\(id): variable \(variableName) is a choice but has no choices")
+            }
+            let variable = TemplateVariable(
+                name: variableName, defaultValue: entry["default"].map(scalarString) ?? "",
+                title: entry["title"] as? String, help: entry["help"] as? String,
+                hidden: entry["hidden"] as? Bool ?? false, choices: choices, type: type)
+            if entry["default"] != nil, let problem = variable.problem(with: variable.defaultValue) {
+                throw ParseError(description: "\(id): the default of \(problem)")
+            }
+            variables.append(variable)
         }
         var local: LocalBlock?
         if let block = descriptor["local"] as? [String: Any] {

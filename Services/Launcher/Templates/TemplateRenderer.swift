@@ -3,8 +3,12 @@ import KnotErrors
 import KnotRuntime
 
 /// Turns a template and a user's values into something a runtime can run.
-/// Every value is checked before use; `$NAMES` the template does not define
-/// (shell code in commands, for example) are left as they are, as Karvdash did.
+/// Every value is checked before use (length, control characters, type,
+/// choices). A Karvdash template's objects get their values inside the parsed
+/// YAML (`StructuredSubstitution`), so no value can change their structure;
+/// `$NAMES` the template does not define (shell code in commands, for
+/// example) are left as they are, as Karvdash did. A chart template is
+/// rendered by `helm template` with the values in a file (`Helm`).
 struct TemplateRenderer: Sendable {
     /// Variables Knot always sets; users cannot override them.
     static let automatic: Set<String> = ["HOSTNAME", "NAMESPACE", "REGISTRY", "PRIVATE", "SHARED", "USERNAME"]
@@ -12,6 +16,8 @@ struct TemplateRenderer: Sendable {
 
     let domain: String
     let registry: String
+    /// The helm binary chart templates are rendered with (`KNOT_HELM`, else `helm` on PATH).
+    var helm: String? = Helm.locate()
 
     struct Rendered: Sendable {
         var name: String
@@ -52,7 +58,46 @@ struct TemplateRenderer: Sendable {
                 command: Self.substitute(local.command, all), arguments: local.args.map { Self.substitute($0, all) },
                 environment: local.env.mapValues { Self.substitute($0, all) })
         }
-        return Rendered(name: name, host: host, values: values, process: process, manifests: Self.substitute(template.manifests, all))
+        let manifests: String
+        if let chart = template.chart {
+            manifests = try await renderChart(chart, template: template, name: name, host: host, values: values, owner: owner)
+        } else {
+            do {
+                manifests = try StructuredSubstitution.render(template.manifests, values: all)
+            } catch let failure as StructuredSubstitution.Failure {
+                throw KnotError.badRequest("the template \"\(template.id)\" cannot be rendered: \(failure.description)", code: "invalid_template")
+            }
+        }
+        return Rendered(name: name, host: host, values: values, process: process, manifests: manifests)
+    }
+
+    /// The `knot.*` values Knot 5 charts read, filled for this service.
+    func knotValues(host: String, owner: RuntimeUser) -> [String: Any] {
+        [
+            "enabled": true, "hostname": host, "username": owner.username, "namespace": owner.namespace,
+            "privateDir": "/files/private", "sharedDir": "/files/shared",
+            "privateVolume": "knot-private", "sharedVolume": "knot-shared",
+            "registry": registry, "localRegistryURL": registry, "registryURL": registry,
+        ]
+    }
+
+    func renderChart(
+        _ chart: ChartReference, template: Template, name: String, host: String, values: [String: String], owner: RuntimeUser
+    ) async throws -> String {
+        guard let helm else {
+            throw KnotError.unavailable("the template \"\(template.id)\" \(Helm.missing)")
+        }
+        var chartValues: [String: Any] = [:]
+        for variable in template.variables where variable.name != "NAME" {
+            if let value = values[variable.name] { chartValues[variable.name] = variable.typedValue(value) }
+        }
+        chartValues["knot"] = knotValues(host: host, owner: owner)
+        do {
+            return try await Helm.template(
+                helm: helm, chart: chart.path, release: name, namespace: owner.namespace, values: chartValues)
+        } catch let failure as Helm.Failure {
+            throw KnotError.badRequest("the chart \"\(template.id)\" cannot be rendered: \(failure.description)", code: "invalid_template")
+        }
     }
 
     static func checkServiceName(_ name: String, owner: String) throws {
@@ -76,9 +121,12 @@ struct TemplateRenderer: Sendable {
         guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
             throw KnotError.badRequest("\(variable.name) contains control characters", code: "invalid_value")
         }
-        if let choices = variable.choices, !choices.isEmpty, !choices.contains(value) {
-            throw KnotError.badRequest(
-                "\(variable.name) must be one of: \(choices.joined(separator: ", "))", code: "invalid_value")
+        // Line and paragraph separators end lines for some readers; a value is one line.
+        guard !value.unicodeScalars.contains(where: { $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
+            throw KnotError.badRequest("\(variable.name) contains a line separator", code: "invalid_value")
+        }
+        if let problem = variable.problem(with: value) {
+            throw KnotError.badRequest(problem, code: "invalid_value")
         }
     }
 

@@ -27,6 +27,26 @@ public struct KubernetesRuntimeSettings: Sendable, Equatable {
     /// How often start-up waits check readiness.
     public var pollInterval: Duration = .milliseconds(250)
 
+    // MARK: Template policy
+
+    /// The kinds a template may create (`KNOT_TEMPLATE_ALLOWED_KINDS`, comma-separated;
+    /// `Kind` or `group/Kind`). A built-in kind named alone must be in its own API group.
+    /// RBAC, namespaces, volumes, quotas and cluster-scoped kinds are refused whatever this says.
+    public var allowedKinds: [String] = Self.defaultAllowedKinds
+    /// `KNOT_TEMPLATE_ALLOW_PRIVILEGED=1`: privileged containers, host namespaces,
+    /// added capabilities and host ports are let through.
+    public var allowPrivileged = false
+    /// `KNOT_INGRESS_CLASS`: an ingress controller the cluster runs; a template's Ingress
+    /// is then created (class set, host the service's) as well as routed by the edge.
+    public var ingressClass: String? = nil
+    /// `KNOT_DOMAIN`: services are `<name>-<user>.<domain>`; an Ingress may name no other host.
+    public var serviceDomain: String? = nil
+
+    public static let defaultAllowedKinds = [
+        "Deployment", "StatefulSet", "Job", "CronJob", "Pod", "Service", "ConfigMap", "Secret",
+        "PersistentVolumeClaim", "ServiceAccount", "Ingress",
+    ]
+
     public static let userAccount = "knot-user"
     public static let privateClaim = "knot-private"
     public static let sharedClaim = "knot-shared"
@@ -59,6 +79,8 @@ public struct KubernetesRuntimeSettings: Sendable, Equatable {
             && a.edgeNamespace == b.edgeNamespace && a.edgePodLabels == b.edgePodLabels
             && a.launcherAccount?.namespace == b.launcherAccount?.namespace && a.launcherAccount?.name == b.launcherAccount?.name
             && a.storage == b.storage && a.storageSize == b.storageSize
+            && a.allowedKinds == b.allowedKinds && a.allowPrivileged == b.allowPrivileged
+            && a.ingressClass == b.ingressClass && a.serviceDomain == b.serviceDomain
     }
 
     /// Reads `KNOT_K8S_*`; a malformed value is an error at start-up, not a surprise later.
@@ -85,6 +107,27 @@ public struct KubernetesRuntimeSettings: Sendable, Equatable {
             }
         }
         if let size = value("KNOT_K8S_STORAGE_SIZE") { settings.storageSize = size }
+        if let text = value("KNOT_TEMPLATE_ALLOWED_KINDS") {
+            let kinds = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for kind in kinds where kind.range(of: "^([a-z0-9.-]+/)?[A-Z][A-Za-z0-9]*$", options: .regularExpression) == nil {
+                throw KubernetesConfigError("KNOT_TEMPLATE_ALLOWED_KINDS lists kinds (\"Deployment\" or \"apps/Deployment\"); \"\(kind)\" is not one")
+            }
+            settings.allowedKinds = kinds
+        }
+        if let text = value("KNOT_TEMPLATE_ALLOW_PRIVILEGED") {
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": settings.allowPrivileged = true
+            case "0", "false", "no", "off": settings.allowPrivileged = false
+            default: throw KubernetesConfigError("KNOT_TEMPLATE_ALLOW_PRIVILEGED must be 1 or 0, not \"\(text)\"")
+            }
+        }
+        if let text = value("KNOT_INGRESS_CLASS") {
+            guard text.range(of: "^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", options: .regularExpression) != nil, text.count <= 253 else {
+                throw KubernetesConfigError("KNOT_INGRESS_CLASS must be the name of an IngressClass, not \"\(text)\"")
+            }
+            settings.ingressClass = text
+        }
+        if let text = value("KNOT_DOMAIN") { settings.serviceDomain = text.lowercased() }
         let root = value("KNOT_K8S_STORAGE_ROOT") ?? filesRoot
         guard root.hasPrefix("/") else { throw KubernetesConfigError("KNOT_K8S_STORAGE_ROOT must be an absolute path") }
         switch value("KNOT_K8S_STORAGE")?.lowercased() ?? "hostpath" {

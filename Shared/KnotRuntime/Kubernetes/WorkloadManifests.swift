@@ -10,20 +10,63 @@ public struct Exposure: Sendable, Equatable, Codable {
 }
 
 /// A rendered template made fit to apply: API versions brought up to date,
-/// everything put in the user's namespace and labelled as this service's, the
-/// file domains mounted into every container, and Knot's policy checked
-/// (only the user's namespace, no RBAC, no host access). Ingresses are not
-/// applied: they say which port the edge should expose, and the edge does.
+/// everything put in the user's namespace and labelled as this service's
+/// (`knot.io/template`, annotated with the template version and the launch
+/// values), the file domains mounted into every container, and Knot's policy
+/// checked. Ingresses say which port the edge should expose, and the edge
+/// does; with `ingressClass` set they are also created for that controller.
+///
+/// The policy, each rule named in its refusal: only the allowed kinds
+/// (`allowedKinds`), never RBAC, namespaces, volumes, quotas, webhooks or CRDs;
+/// only the user's namespace; host paths only inside the user's own file
+/// folders (they become the folder's claim); no privileged containers, host
+/// network/PID/IPC, added capabilities or host ports unless `allowPrivileged`;
+/// an Ingress only for the service's own host, without snippet annotations.
 public struct WorkloadManifests: Sendable {
     public var objects: [UnstructuredObject]
     public var exposure: Exposure?
 
     public struct PolicyError: Error, CustomStringConvertible, Sendable {
         public var description: String
+        /// The rule that refused (empty when the objects could not be read at all).
+        public var rule: String = ""
     }
 
-    static let forbiddenGroups: Set<String> = ["rbac.authorization.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "certificates.k8s.io"]
-    static let forbiddenKinds: Set<String> = ["Namespace", "PersistentVolume", "Node", "ResourceQuota", "LimitRange", "NetworkPolicy"]
+    static func refusal(_ object: UnstructuredObject, _ rule: String, _ message: String) -> PolicyError {
+        PolicyError(description: "\(object.reference) \(message) (rule: \(rule))", rule: rule)
+    }
+
+    static let forbiddenGroups: Set<String> = [
+        "rbac.authorization.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "certificates.k8s.io",
+        "apiregistration.k8s.io", "storage.k8s.io", "scheduling.k8s.io", "node.k8s.io", "flowcontrol.apiserver.k8s.io",
+        "authentication.k8s.io", "authorization.k8s.io",
+    ]
+    static let forbiddenKinds: Set<String> = [
+        "Namespace", "PersistentVolume", "Node", "ResourceQuota", "LimitRange", "NetworkPolicy", "IngressClass",
+        "PodSecurityPolicy", "ComponentStatus", "Binding",
+    ]
+    /// The API group of each built-in kind; a kind allowed by name alone must be in it.
+    static let builtinGroups: [String: String] = [
+        "Deployment": "apps", "StatefulSet": "apps", "ReplicaSet": "apps", "DaemonSet": "apps", "ControllerRevision": "apps",
+        "Job": "batch", "CronJob": "batch", "Pod": "", "Service": "", "ConfigMap": "", "Secret": "",
+        "PersistentVolumeClaim": "", "ServiceAccount": "", "ReplicationController": "", "Endpoints": "", "Event": "",
+        "PodTemplate": "", "Ingress": "networking.k8s.io", "HorizontalPodAutoscaler": "autoscaling",
+        "PodDisruptionBudget": "policy", "EndpointSlice": "discovery.k8s.io", "Lease": "coordination.k8s.io",
+    ]
+    /// Capabilities containers have anyway (the container runtime's default set): adding them changes nothing.
+    static let defaultCapabilities: Set<String> = [
+        "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE",
+        "NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP",
+    ]
+
+    static func isAllowed(group: String, kind: String, settings: KubernetesRuntimeSettings) -> Bool {
+        settings.allowedKinds.contains { entry in
+            if let slash = entry.lastIndex(of: "/") {
+                return entry[..<slash] == group && entry[entry.index(after: slash)...] == kind
+            }
+            return entry == kind && (builtinGroups[kind] ?? group) == group
+        }
+    }
 
     public static func prepare(
         _ text: String, spec: WorkloadSpec, settings: KubernetesRuntimeSettings
@@ -44,35 +87,119 @@ public struct WorkloadManifests: Sendable {
             object = upgraded(object)
             let (group, _) = ResourceKind.groupVersion(of: object.apiVersion)
             guard let name = object.name, !name.isEmpty else {
-                throw PolicyError(description: "a \(object.kind) has no metadata.name")
+                throw PolicyError(description: "a \(object.kind) has no metadata.name (rule: names)", rule: "names")
             }
             if forbiddenGroups.contains(group) || forbiddenKinds.contains(object.kind) {
-                throw PolicyError(description: "\(object.reference): templates may not create \(object.kind) objects")
+                throw refusal(
+                    object, "no cluster access",
+                    "is refused: templates may not create \(object.kind) objects (RBAC, namespaces, volumes, quotas and cluster-wide kinds are Knot's)")
+            }
+            guard isAllowed(group: group, kind: object.kind, settings: settings) else {
+                throw refusal(
+                    object, "allowed kinds",
+                    "is refused: templates may not create \(object.kind) objects of \(object.apiVersion); allowed: \(settings.allowedKinds.joined(separator: ", "))")
             }
             if let given = object.namespace, !given.isEmpty, given != namespace {
-                throw PolicyError(description: "\(object.reference) names namespace \"\(given)\"; services run only in \(namespace)")
+                throw refusal(object, "own namespace", "names namespace \"\(given)\"; services run only in \(namespace)")
             }
             guard seen.insert("\(object.apiVersion)/\(object.kind)/\(name)").inserted else {
-                throw PolicyError(description: "\(object.reference) appears twice")
+                throw refusal(object, "names", "appears twice")
             }
             object.namespace = namespace
             object.labels = object.labels.merging(labels(for: spec)) { _, knot in knot }
+            let knotAnnotations = annotations(for: spec)
+            if !knotAnnotations.isEmpty { object.annotations = object.annotations.merging(knotAnnotations) { _, knot in knot } }
             try preparePodSpecs(&object, spec: spec, settings: settings)
             if object.kind == "Ingress" {
+                try checkIngress(object, spec: spec, settings: settings)
                 ingresses.append(object)
             } else {
                 objects.append(object)
             }
         }
         let exposure = try exposure(ingresses: ingresses, objects: objects)
+        if let ingressClass = settings.ingressClass {
+            objects += ingresses.map { ingressForController($0, ingressClass: ingressClass, spec: spec, settings: settings) }
+        }
         return WorkloadManifests(objects: objects, exposure: exposure)
     }
 
     static func labels(for spec: WorkloadSpec) -> [String: String] {
-        [
+        var labels = [
             KnotLabels.managedBy: "knot", KnotLabels.user: spec.owner.username, KnotLabels.serviceID: spec.id,
             KnotLabels.serviceName: spec.name,
         ]
+        let template = labelValue(spec.template)
+        if !template.isEmpty { labels[KnotLabels.template] = template }
+        return labels
+    }
+
+    /// The template's version and the launch values, so the cluster alone says how a service was made.
+    static func annotations(for spec: WorkloadSpec) -> [String: String] {
+        var annotations: [String: String] = [:]
+        if !spec.templateVersion.isEmpty { annotations[KnotLabels.templateVersion] = spec.templateVersion }
+        if !spec.values.isEmpty, let data = try? JSONSerialization.data(withJSONObject: spec.values, options: [.sortedKeys]) {
+            annotations[KnotLabels.values] = String(decoding: data, as: UTF8.self)
+        }
+        return annotations
+    }
+
+    /// Any text made a valid label value: at most 63 of `[A-Za-z0-9._-]`, starting and ending alphanumeric.
+    public static func labelValue(_ text: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        var value = String(text.map { allowed.contains($0) ? $0 : "-" })
+        func trim(_ text: String) -> String {
+            String(text.drop { !($0.isASCII && ($0.isLetter || $0.isNumber)) }.reversed().drop { !($0.isASCII && ($0.isLetter || $0.isNumber)) }.reversed())
+        }
+        value = trim(value)
+        return trim(String(value.prefix(63)))
+    }
+
+    /// The host a service is reached at, when the domain is known.
+    static func serviceHost(_ spec: WorkloadSpec, settings: KubernetesRuntimeSettings) -> String? {
+        settings.serviceDomain.map { "\(spec.name)-\(spec.owner.username).\($0)" }
+    }
+
+    static func checkIngress(_ ingress: UnstructuredObject, spec: WorkloadSpec, settings: KubernetesRuntimeSettings) throws {
+        for key in ingress.annotations.keys.sorted() where key.lowercased().contains("snippet") {
+            throw refusal(ingress, "ingress annotations", "sets \(key); configuration snippets for the ingress controller are not allowed")
+        }
+        guard let host = serviceHost(spec, settings: settings) else { return }
+        var hosts = (ingress["spec", "rules"]?.arrayValue ?? []).compactMap { $0["host"]?.stringValue }
+        for tls in ingress["spec", "tls"]?.arrayValue ?? [] {
+            hosts += (tls["hosts"]?.arrayValue ?? []).compactMap(\.stringValue)
+        }
+        for other in hosts where !other.isEmpty && other.lowercased() != host {
+            throw refusal(ingress, "ingress host", "is for host \"\(other)\"; this service's host is \(host)")
+        }
+    }
+
+    /// The Ingress as an external controller gets it: that class, the service's host only.
+    static func ingressForController(
+        _ ingress: UnstructuredObject, ingressClass: String, spec: WorkloadSpec, settings: KubernetesRuntimeSettings
+    ) -> UnstructuredObject {
+        var ingress = ingress
+        ingress.set(.string(ingressClass), at: ["spec", "ingressClassName"])
+        var annotations = ingress.annotations
+        annotations["kubernetes.io/ingress.class"] = nil
+        ingress.annotations = annotations
+        if let host = serviceHost(spec, settings: settings) {
+            if let rules = ingress["spec", "rules"]?.arrayValue {
+                ingress.set(.array(rules.map { rule in
+                    var rule = rule
+                    rule["host"] = .string(host)
+                    return rule
+                }), at: ["spec", "rules"])
+            }
+            if let tls = ingress["spec", "tls"]?.arrayValue {
+                ingress.set(.array(tls.map { entry in
+                    var entry = entry
+                    entry["hosts"] = [.string(host)]
+                    return entry
+                }), at: ["spec", "tls"])
+            }
+        }
+        return ingress
     }
 
     /// Old API versions real templates still carry, moved to the ones clusters serve.
@@ -138,9 +265,10 @@ public struct WorkloadManifests: Sendable {
     static func preparePodSpecs(_ object: inout UnstructuredObject, spec: WorkloadSpec, settings: KubernetesRuntimeSettings) throws {
         for path in podSpecPaths(of: object.kind) {
             guard var podSpec = object.raw.value(at: path) else {
-                throw PolicyError(description: "\(object.reference) has no pod spec")
+                throw refusal(object, "pod spec", "has no pod spec")
             }
-            try checkPodSpec(podSpec, object: object)
+            try checkPodSpec(podSpec, object: object, settings: settings)
+            try mapHostPaths(&podSpec, object: object, owner: spec.owner)
             mountDomains(&podSpec, settings: settings)
             object.set(podSpec, at: path)
             if path.count > 1 {
@@ -153,20 +281,93 @@ public struct WorkloadManifests: Sendable {
         }
     }
 
-    static func checkPodSpec(_ podSpec: JSONValue, object: UnstructuredObject) throws {
-        for flag in ["hostNetwork", "hostPID", "hostIPC"] where podSpec[flag]?.boolValue == true {
-            throw PolicyError(description: "\(object.reference) asks for \(flag), which services may not use")
-        }
-        for volume in podSpec["volumes"]?.arrayValue ?? [] where volume["hostPath"] != nil {
-            throw PolicyError(
-                description: "\(object.reference) mounts a host path (volume \(volume["name"]?.stringValue ?? "?")); your files are mounted for you at /files/private and /files/shared")
-        }
-        let containers = (podSpec["containers"]?.arrayValue ?? []) + (podSpec["initContainers"]?.arrayValue ?? [])
+    static func containers(of podSpec: JSONValue) -> [JSONValue] {
+        ["containers", "initContainers", "ephemeralContainers"].flatMap { podSpec[$0]?.arrayValue ?? [] }
+    }
+
+    static func checkPodSpec(_ podSpec: JSONValue, object: UnstructuredObject, settings: KubernetesRuntimeSettings = KubernetesRuntimeSettings()) throws {
         guard !(podSpec["containers"]?.arrayValue ?? []).isEmpty else {
-            throw PolicyError(description: "\(object.reference) has no containers")
+            throw refusal(object, "pod spec", "has no containers")
         }
-        for container in containers where container.value(at: ["securityContext", "privileged"])?.boolValue == true {
-            throw PolicyError(description: "\(object.reference) asks for a privileged container, which services may not use")
+        for volume in podSpec["volumes"]?.arrayValue ?? [] where volume["nfs"] != nil {
+            throw refusal(
+                object, "volumes", "mounts an NFS export (volume \(volume["name"]?.stringValue ?? "?")); your files are mounted for you at /files/private and /files/shared")
+        }
+        guard !settings.allowPrivileged else { return }
+        for flag in ["hostNetwork", "hostPID", "hostIPC"] where podSpec[flag]?.boolValue == true {
+            throw refusal(object, "host namespaces", "asks for \(flag), which services may not use")
+        }
+        for container in containers(of: podSpec) {
+            let name = container["name"]?.stringValue ?? "?"
+            if container.value(at: ["securityContext", "privileged"])?.boolValue == true {
+                throw refusal(object, "privileged", "asks for a privileged container (\(name)), which services may not use")
+            }
+            let added = (container.value(at: ["securityContext", "capabilities", "add"])?.arrayValue ?? []).map { value in
+                (value.stringValue ?? "?").uppercased().replacingOccurrences(of: "CAP_", with: "")
+            }
+            if let extra = added.first(where: { !defaultCapabilities.contains($0) }) {
+                throw refusal(object, "capabilities", "adds capability \(extra) to container \(name), which services may not have")
+            }
+            for port in container["ports"]?.arrayValue ?? [] {
+                if let hostPort = port["hostPort"]?.intValue, hostPort != 0 {
+                    throw refusal(object, "host ports", "asks for host port \(hostPort) in container \(name), which services may not use")
+                }
+            }
+        }
+    }
+
+    /// A path as components, nil unless absolute and free of `..`.
+    static func components(of path: String) -> [String]? {
+        guard path.hasPrefix("/") else { return nil }
+        let parts = path.split(separator: "/").map(String.init).filter { $0 != "." }
+        return parts.contains("..") ? nil : parts
+    }
+
+    /// A `hostPath` volume inside the owner's own private or shared folder (as
+    /// Karvdash's `hostPath: $PRIVATE` templates have) becomes that folder's
+    /// claim, with what is below the folder as each mount's `subPath`. Any other
+    /// host path is refused.
+    static func mapHostPaths(_ podSpec: inout JSONValue, object: UnstructuredObject, owner: RuntimeUser) throws {
+        guard var volumes = podSpec["volumes"]?.arrayValue, volumes.contains(where: { $0["hostPath"] != nil }) else { return }
+        let domains: [(claim: String, root: [String]?)] = [
+            (KubernetesRuntimeSettings.privateClaim, components(of: owner.privateDirectory)),
+            (KubernetesRuntimeSettings.sharedClaim, components(of: owner.sharedDirectory)),
+        ]
+        var subPaths: [String: String] = [:]
+        for (index, volume) in volumes.enumerated() where volume["hostPath"] != nil {
+            let volumeName = volume["name"]?.stringValue ?? "?"
+            let path = volume.value(at: ["hostPath", "path"])?.stringValue ?? ""
+            let rule = "host paths"
+            let advice = "your files are mounted for you at /files/private and /files/shared"
+            guard let parts = components(of: path) else {
+                throw refusal(object, rule, "mounts host path \"\(path)\" (volume \(volumeName)), which is not an absolute path without \"..\"; \(advice)")
+            }
+            guard let domain = domains.first(where: { domain in
+                guard let root = domain.root, !root.isEmpty else { return false }
+                return parts.count >= root.count && Array(parts.prefix(root.count)) == root
+            }), let root = domain.root else {
+                throw refusal(object, rule, "mounts host path \"\(path)\" (volume \(volumeName)), outside your own files; \(advice)")
+            }
+            volumes[index] = ["name": .string(volumeName), "persistentVolumeClaim": ["claimName": .string(domain.claim)]]
+            subPaths[volumeName] = parts.dropFirst(root.count).joined(separator: "/")
+        }
+        podSpec["volumes"] = .array(volumes)
+        for key in ["containers", "initContainers"] {
+            guard let containers = podSpec[key]?.arrayValue else { continue }
+            podSpec[key] = .array(
+                containers.map { container in
+                    var container = container
+                    guard let mounts = container["volumeMounts"]?.arrayValue else { return container }
+                    container["volumeMounts"] = .array(
+                        mounts.map { mount in
+                            guard let name = mount["name"]?.stringValue, let below = subPaths[name], !below.isEmpty else { return mount }
+                            var mount = mount
+                            let existing = mount["subPath"]?.stringValue ?? ""
+                            mount["subPath"] = .string(existing.isEmpty ? below : below + "/" + existing)
+                            return mount
+                        })
+                    return container
+                })
         }
     }
 

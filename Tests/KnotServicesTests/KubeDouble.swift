@@ -1,0 +1,1 @@
+../KnotSharedTests/KubeDouble.swift
