@@ -36,6 +36,7 @@ struct FilesApp: Sendable {
         let api = host.userAPI(router, "/api/v1/files")
         let limit = host.settings.maxJSONBody
 
+        CatalogueFiles(app: self).register(on: router)
         ResumableUploads(app: self).register(on: api)
         PublicFiles(app: self).registerShares(on: api)
         PublicFiles(app: self).register(on: router)

@@ -205,3 +205,36 @@ public enum KnotHeader {
 public enum SessionCookie {
     public static let name = "knot_session"
 }
+
+/// One `*.template.yaml` in a file domain's `services/` folder, as the files
+/// service hands it to the launcher (`GET /internal/v1/catalogue/<user>`).
+/// `content` is absent, and `problem` says why, for a file that cannot be used
+/// (too large, not UTF-8).
+public struct CatalogueFile: Codable, Sendable, Equatable {
+    public var domain: String
+    public var name: String
+    public var content: String?
+    public var size: Int64
+    public var modified: Date
+    public var problem: String?
+
+    public init(domain: String, name: String, content: String?, size: Int64, modified: Date, problem: String?) {
+        self.domain = domain
+        self.name = name
+        self.content = content
+        self.size = size
+        self.modified = modified
+        self.problem = problem
+    }
+}
+
+/// The body of `PUT /internal/v1/catalogue/<user>/<name>`: the launcher saving a person's template.
+public struct CatalogueWrite: Codable, Sendable {
+    public var content: String
+    public var overwrite: Bool?
+
+    public init(content: String, overwrite: Bool?) {
+        self.content = content
+        self.overwrite = overwrite
+    }
+}
