@@ -4,6 +4,11 @@ import KnotDatabase
 enum LauncherSchema {
     /// Notified (inside the same transaction) whenever the route table changes.
     static let routesChannel = "knot_routes"
+    /// Notified on commit whenever a service is added, changes (its status,
+    /// values, version…; not its last activity alone) or goes; the payload is
+    /// `{"owner", "name", "op"}` so each launcher replica tells the owner's
+    /// open event streams.
+    static let servicesChannel = "knot_services"
 
     static let migrations = MigrationRunner(
         schema: "launcher",
@@ -40,6 +45,50 @@ enum LauncherSchema {
                 [
                     "ALTER TABLE launcher.services ADD COLUMN public boolean NOT NULL DEFAULT false",
                     "ALTER TABLE launcher.routes ADD COLUMN public boolean NOT NULL DEFAULT false",
+                ]),
+            // Lifecycle: `running` is now `ready`; the live status the supervisor keeps
+            // (replicas, restarts, a reason code); the template's version and the
+            // rendered spec (so a restart or start runs what was launched, not a newer
+            // template); culling (a template's own limits, the last request the edge saw);
+            // stopped routes; and a notification on every change for the event streams.
+            Migration(
+                3, "service lifecycle",
+                [
+                    "UPDATE launcher.services SET status = 'ready' WHERE status = 'running'",
+                    """
+                    ALTER TABLE launcher.services
+                        ADD COLUMN template_version text NOT NULL DEFAULT '',
+                        ADD COLUMN reason text NOT NULL DEFAULT '',
+                        ADD COLUMN ready_replicas integer NOT NULL DEFAULT 0,
+                        ADD COLUMN desired_replicas integer NOT NULL DEFAULT 0,
+                        ADD COLUMN restarts integer NOT NULL DEFAULT 0,
+                        ADD COLUMN spec jsonb,
+                        ADD COLUMN idle_limit_seconds integer,
+                        ADD COLUMN lifetime_limit_seconds integer,
+                        ADD COLUMN started_at timestamptz NOT NULL DEFAULT now(),
+                        ADD COLUMN last_activity timestamptz
+                    """,
+                    "ALTER TABLE launcher.routes ADD COLUMN stopped boolean NOT NULL DEFAULT false",
+                    """
+                    CREATE FUNCTION launcher.notify_service_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                    DECLARE
+                        changed launcher.services;
+                    BEGIN
+                        IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - 'last_activity' - 'updated_at')
+                            = (to_jsonb(OLD) - 'last_activity' - 'updated_at') THEN
+                            RETURN NULL;
+                        END IF;
+                        IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
+                        PERFORM pg_notify('knot_services',
+                            json_build_object('owner', changed.owner, 'name', changed.name, 'op', lower(TG_OP))::text);
+                        RETURN NULL;
+                    END
+                    $$
+                    """,
+                    """
+                    CREATE TRIGGER services_changed AFTER INSERT OR UPDATE OR DELETE ON launcher.services
+                    FOR EACH ROW EXECUTE FUNCTION launcher.notify_service_change()
+                    """,
                 ]),
         ])
 }

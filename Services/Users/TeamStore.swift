@@ -143,7 +143,7 @@ struct MessageStore: Sendable {
         }
     }
 
-    static let kinds: Set<String> = ["service.ready", "service.failed", "account.activated", "quota.near", "team.added", "notice"]
+    static let kinds: Set<String> = ["service.ready", "service.failed", "service.stopped", "account.activated", "quota.near", "team.added", "notice"]
 
     func post(user: UUID, kind: String, text: String) async throws {
         guard Self.kinds.contains(kind) else { throw KnotError.badRequest("unknown message kind \(kind.prefix(40))") }

@@ -99,13 +99,35 @@ public struct WorkloadStatus: Sendable, Equatable {
     public var upstream: String?
     /// What the runtime can tell about the parts (Kubernetes: workloads, pods, events).
     public var details: WorkloadDetails?
+    /// Why it is not running, as a short code a program can act on
+    /// (`WorkloadReason`); nil when it runs or nothing is known.
+    public var reason: String?
 
-    public init(phase: WorkloadPhase, message: String, upstream: String? = nil, details: WorkloadDetails? = nil) {
+    public init(phase: WorkloadPhase, message: String, upstream: String? = nil, details: WorkloadDetails? = nil, reason: String? = nil) {
         self.phase = phase
         self.message = message
         self.upstream = upstream
         self.details = details
+        self.reason = reason
     }
+
+    /// Ready and desired replicas over every part; restarts over every pod.
+    public var readyReplicas: Int? { details.map { $0.parts.reduce(0) { $0 + min($1.ready, $1.desired) } } }
+    public var desiredReplicas: Int? { details.map { $0.parts.reduce(0) { $0 + $1.desired } } }
+    public var restarts: Int? { details.map { $0.pods.reduce(0) { $0 + $1.restarts } } }
+}
+
+/// The short codes of `WorkloadStatus.reason`: why a service waits or failed.
+public enum WorkloadReason {
+    public static let imagePull = "image_pull"
+    public static let crashLoop = "crash_loop"
+    public static let unschedulable = "unschedulable"
+    public static let quota = "quota"
+    public static let pending = "pending"
+    public static let restarting = "restarting"
+    public static let exited = "exited"
+    public static let timeout = "timeout"
+    public static let error = "error"
 }
 
 /// The parts of a running service, for people to see why it is (not) running.
@@ -115,6 +137,13 @@ public struct WorkloadDetails: Sendable, Equatable, Codable {
         public var name: String
         public var ready: Int
         public var desired: Int
+
+        public init(kind: String, name: String, ready: Int, desired: Int) {
+            self.kind = kind
+            self.name = name
+            self.ready = ready
+            self.desired = desired
+        }
     }
 
     public struct PodState: Sendable, Equatable, Codable {
@@ -125,6 +154,15 @@ public struct WorkloadDetails: Sendable, Equatable, Codable {
         /// Why it is not running, as Kubernetes says it (ImagePullBackOff, CrashLoopBackOff, Unschedulable…).
         public var reason: String?
         public var message: String?
+
+        public init(name: String, phase: String, ready: Bool, restarts: Int, reason: String? = nil, message: String? = nil) {
+            self.name = name
+            self.phase = phase
+            self.ready = ready
+            self.restarts = restarts
+            self.reason = reason
+            self.message = message
+        }
     }
 
     public struct EventSummary: Sendable, Equatable, Codable {
@@ -134,6 +172,15 @@ public struct WorkloadDetails: Sendable, Equatable, Codable {
         public var object: String
         public var count: Int
         public var lastSeen: String
+
+        public init(type: String, reason: String, message: String, object: String, count: Int, lastSeen: String) {
+            self.type = type
+            self.reason = reason
+            self.message = message
+            self.object = object
+            self.count = count
+            self.lastSeen = lastSeen
+        }
     }
 
     public var parts: [Part] = []
@@ -200,4 +247,13 @@ public protocol ServiceRuntime: Sendable {
 
     /// Stops everything this runtime started (graceful shutdown of the launcher).
     func shutdown() async
+
+    /// Registers a callback the runtime calls whenever it learns of a change
+    /// in a workload's status on its own (the local runtime restarting a
+    /// process), so the launcher need not wait for its next poll. Optional.
+    func onStatusChange(_ handler: @escaping @Sendable (WorkloadRef) async -> Void) async
+}
+
+extension ServiceRuntime {
+    public func onStatusChange(_ handler: @escaping @Sendable (WorkloadRef) async -> Void) async {}
 }

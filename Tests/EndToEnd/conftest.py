@@ -86,7 +86,7 @@ class Knot:
         deadline = time.time() + timeout
         while time.time() < deadline:
             record = session.get(f"{self.url}/api/v1/launcher/services/{name}").json()
-            if record["status"] in ("running", "failed"):
+            if record["status"] in ("ready", "failed"):
                 return record
             time.sleep(0.2)
         raise AssertionError(f"service {name} did not settle within {timeout}s")

@@ -223,7 +223,7 @@ def launch(knot, session, template, name, timeout=30):
     answer = session.post(f"{knot.url}/api/v1/launcher/services", json={"template": template, "values": {"NAME": name}})
     assert answer.status_code == 202, answer.text
     record = knot.wait_for_service(session, name, timeout)
-    assert record["status"] == "running", record
+    assert record["status"] == "ready", record
     return record
 
 

@@ -145,10 +145,10 @@ def test_a_day_with_knot(knot, browser, tmp_path):
 
     # The list shows it ready, live.
     screen(browser, knot, "services", "Services")
-    card = wait(browser).until(ready.presence_of_element_located((By.CSS_SELECTOR, "li[data-name='site']")))
+    # The event stream redraws the list, so the card is looked up afresh each time.
     wait(browser).until(lambda b: "Ready" in b.find_element(By.CSS_SELECTOR, "li[data-name='site'] .pill").text)
     shot(browser, "services")
-    assert "file-server" in card.text
+    wait(browser).until(lambda b: "file-server" in b.find_element(By.CSS_SELECTOR, "li[data-name='site']").text)
 
     # Upload a file with progress, and see it listed; it is what the service serves.
     screen(browser, knot, "files/private", "Files")

@@ -446,7 +446,7 @@ def test_routes_appear_and_disappear_within_a_second_through_notify(knot, make_u
     assert answer.status_code == 202
     url = answer.json()["url"].rstrip("/")
     deadline = time.monotonic() + 30
-    while session.get(f"{knot.url}/api/v1/launcher/services/quick").json()["status"] != "running":
+    while session.get(f"{knot.url}/api/v1/launcher/services/quick").json()["status"] != "ready":
         assert time.monotonic() < deadline, "the service did not start"
         time.sleep(0.05)
     running_at = time.monotonic()
@@ -480,7 +480,7 @@ def test_a_service_that_stopped_listening_gets_a_human_page_with_retry_after(kno
     retry_after = answer.headers.get("Retry-After")
     assert retry_after is not None and retry_after.strip().isdigit(), answer.headers
     # The launcher still says running (the process lives): the edge alone tells the person.
-    assert session.get(f"{knot.url}/api/v1/launcher/services/gone").json()["status"] == "running"
+    assert session.get(f"{knot.url}/api/v1/launcher/services/gone").json()["status"] == "ready"
 
 
 # --- certificate reload (last in this file: it swaps the certificate on disk) --------------

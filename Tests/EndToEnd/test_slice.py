@@ -79,7 +79,7 @@ def test_launch_open_and_see_uploaded_file(knot, make_user):
     assert record["url"] == f"{knot.host_url(f'web-{name}.knot.localhost')}/"
 
     record = knot.wait_for_service(session, "web")
-    assert record["status"] == "running", record
+    assert record["status"] == "ready", record
 
     body = b"hello from knot\n" * 1000
     uploaded = session.put(f"{knot.url}/api/v1/files/private/notes/hello.txt", data=body)
@@ -109,7 +109,7 @@ def test_user_service_refuses_others_and_redirects_strangers(knot, make_user):
         f"{knot.url}/api/v1/launcher/services", json={"template": "file-server", "values": {"NAME": "box"}}
     ).status_code == 202
     record = knot.wait_for_service(owner_session, "box")
-    assert record["status"] == "running"
+    assert record["status"] == "ready"
     url = record["url"] + "some/path?x=1"
 
     assert owner_session.get(url).status_code in (200, 404)  # reaches the service itself

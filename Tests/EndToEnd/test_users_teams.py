@@ -77,7 +77,7 @@ def test_promote_demote_and_edit_are_audited_and_checked(knot, admin, make_user)
 def test_deactivation_stops_services_and_reactivation_resumes_them(knot, admin, make_user):
     name, session = make_user("stp")
     record = launch(knot, session, "box")
-    assert record["status"] == "running"
+    assert record["status"] == "ready"
     url = record["url"]
     assert session.get(url).status_code in (200, 404)
     assert admin.post(api(knot, f"/{name}/deactivate")).status_code == 200
@@ -85,7 +85,7 @@ def test_deactivation_stops_services_and_reactivation_resumes_them(knot, admin, 
     wait_until(lambda: knot.client().get(url, allow_redirects=False).status_code == 404, 10, "the route went away")
     assert admin.post(api(knot, f"/{name}/activate")).status_code == 200
     fresh = knot.login(name, PASSWORD)
-    wait_until(lambda: knot.wait_for_service(fresh, "box")["status"] == "running", 30, "the service came back")
+    wait_until(lambda: knot.wait_for_service(fresh, "box")["status"] == "ready", 30, "the service came back")
     assert fresh.get(url).status_code in (200, 404)
     messages = fresh.get(api(knot, "/messages")).json()
     assert any(m["kind"] == "service.ready" for m in messages["messages"])
@@ -164,7 +164,7 @@ def test_teams_roles_and_profiles(knot, admin, make_user):
     assert editor.get(f"{knot.url}/api/v1/identity/session").json() == {
         "username": team, "admin": False, "actor": editor_name, "role": "editor"}
     record = launch(knot, editor, "lab")
-    assert record["status"] == "running" and f"lab-{team}." in record["url"]
+    assert record["status"] == "ready" and f"lab-{team}." in record["url"]
 
     # The viewer acts as the team: sees the service, cannot launch or delete.
     switch(knot, viewer, team)

@@ -73,7 +73,7 @@ def test_readiness_follows_the_database_and_routes_resync(knot, make_user):
     assert session.post(f"{knot.url}/api/v1/launcher/services",
                         json={"template": "file-server", "values": {"NAME": "after"}}).status_code == 202
     record = knot.wait_for_service(session, "after")
-    assert record["status"] == "running"
+    assert record["status"] == "ready"
     deadline = time.time() + 5
     while session.get(record["url"]).status_code != 200:
         assert time.time() < deadline, "route not served after the database came back"
@@ -85,7 +85,7 @@ def test_launcher_restart_stops_children_and_resumes_services(knot, make_user):
     assert session.post(f"{knot.url}/api/v1/launcher/services",
                         json={"template": "file-server", "values": {"NAME": "keep"}}).status_code == 202
     record = knot.wait_for_service(session, "keep")
-    assert record["status"] == "running"
+    assert record["status"] == "ready"
     assert session.get(record["url"]).status_code == 200
 
     # Where the edge sends this host now: the child's loopback port.
@@ -114,7 +114,7 @@ def test_launcher_restart_stops_children_and_resumes_services(knot, make_user):
     subprocess.run(["bash", "-c", f". {os.environ['KNOT_E2E_SCRIPTS']}/lib/common.sh; start_services '{knot.run}'; wait_ready '{knot.run}' 60"],
                    check=True)
     record = knot.wait_for_service(session, "keep")
-    assert record["status"] == "running", record
+    assert record["status"] == "ready", record
     deadline = time.time() + 5
     while session.get(record["url"]).status_code != 200:
         assert time.time() < deadline, "the resumed service was not served again"

@@ -12,27 +12,10 @@ import XCTest
 /// The users service's keeping of spaces, against the real PostgreSQL that
 /// scripts/test starts: with the runtime unreachable an activation still
 /// stands, the profile is recorded `pending`, and the next round makes it ready.
-final class SpaceKeeperTests: XCTestCase {
-    var database: Database!
-    var pool: Task<Void, Never>!
-
+final class SpaceKeeperTests: DatabaseTestCase {
     override func setUp() async throws {
-        let env = ProcessInfo.processInfo.environment
-        guard let port = env["KNOT_TEST_DB_PORT"].flatMap(Int.init) else {
-            throw XCTSkip("no test database: run through scripts/test")
-        }
-        var logger = Logger(label: "test")
-        logger.logLevel = .error
-        database = Database(
-            settings: .init(host: "127.0.0.1", port: port, user: "knot", password: env["KNOT_TEST_DB_PASSWORD"], name: "knot"),
-            logger: logger)
-        let client = database.client
-        pool = Task { await client.run() }
+        try await super.setUp()
         try await UsersSchema.migrations.run(on: database)
-    }
-
-    override func tearDown() async throws {
-        pool?.cancel()
     }
 
     func testAnUnreachableRuntimeLeavesThePendingStateAndTheNextRoundRepairs() async throws {

@@ -207,13 +207,14 @@ public struct KubernetesRuntime: ServiceRuntime {
         let deadline = ContinuousClock.now + timeout
         while true {
             guard let status = try await status(ref) else {
-                return WorkloadStatus(phase: .failed, message: "the service's objects are gone")
+                return WorkloadStatus(phase: .failed, message: "the service's objects are gone", reason: WorkloadReason.error)
             }
             if status.phase != .starting { return status }
             if ContinuousClock.now >= deadline {
                 var failed = status
                 failed.phase = .failed
                 failed.message = "not ready after \(timeout): \(status.message)"
+                failed.reason = failed.reason ?? WorkloadReason.timeout
                 return failed
             }
             try await Task.sleep(for: settings.pollInterval)

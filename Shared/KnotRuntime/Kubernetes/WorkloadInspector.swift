@@ -65,17 +65,19 @@ public struct WorkloadInspector: Sendable {
             return WorkloadStatus(phase: .stopped, message: "stopped", details: details)
         }
         if let failing = podStates.first(where: { $0.reason.map(failingReasons.contains) ?? false }) {
-            return WorkloadStatus(phase: .failed, message: explain(failing), details: details)
+            return WorkloadStatus(phase: .failed, message: explain(failing), details: details, reason: reasonCode(failing))
         }
         if let failed = podStates.first(where: { $0.phase == "Failed" }) {
-            return WorkloadStatus(phase: .failed, message: "pod \(failed.name) failed: \(failed.message ?? failed.reason ?? "no reason given")", details: details)
+            return WorkloadStatus(
+                phase: .failed, message: "pod \(failed.name) failed: \(failed.message ?? failed.reason ?? "no reason given")", details: details,
+                reason: WorkloadReason.exited)
         }
         for workload in workloads {
             if let condition = workload.conditions.first(where: { $0.type == "ReplicaFailure" && $0.status == "True" }) {
                 let message = condition.message ?? "its pods cannot be created"
                 return WorkloadStatus(
                     phase: .starting, message: "waiting: \(workload.kind.lowercased()) \(workload.name) cannot create pods: \(message)",
-                    details: details)
+                    details: details, reason: message.contains("quota") ? WorkloadReason.quota : WorkloadReason.pending)
             }
         }
         let ready = parts.reduce(0) { $0 + min($1.ready, $1.desired) }
@@ -83,12 +85,14 @@ public struct WorkloadInspector: Sendable {
             return WorkloadStatus(phase: .running, message: "running", upstream: upstream, details: details)
         }
         if let quota = events.first(where: { $0.reason == "FailedCreate" && ($0.message ?? "").contains("exceeded quota") }) {
-            return WorkloadStatus(phase: .starting, message: "waiting: over your quota: \(quota.message ?? "")", details: details)
+            return WorkloadStatus(
+                phase: .starting, message: "waiting: over your quota: \(quota.message ?? "")", details: details, reason: WorkloadReason.quota)
         }
         if let waiting = podStates.first(where: { $0.reason != nil }) {
-            return WorkloadStatus(phase: .starting, message: "waiting: \(explain(waiting))", details: details)
+            return WorkloadStatus(phase: .starting, message: "waiting: \(explain(waiting))", details: details, reason: reasonCode(waiting))
         }
-        return WorkloadStatus(phase: .starting, message: "starting: \(ready) of \(desired) ready", details: details)
+        return WorkloadStatus(
+            phase: .starting, message: "starting: \(ready) of \(desired) ready", details: details, reason: WorkloadReason.pending)
     }
 
     static func podState(_ pod: Pod) -> WorkloadDetails.PodState {
@@ -113,6 +117,17 @@ public struct WorkloadInspector: Sendable {
         }
         return WorkloadDetails.PodState(
             name: pod.name, phase: pod.status?.phase ?? "Pending", ready: ready, restarts: restarts, reason: reason, message: message)
+    }
+
+    /// The short code (`WorkloadReason`) for why a pod is not running.
+    static func reasonCode(_ pod: WorkloadDetails.PodState) -> String {
+        switch pod.reason {
+        case "ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "InvalidImageName": return WorkloadReason.imagePull
+        case "CrashLoopBackOff": return WorkloadReason.crashLoop
+        case "Unschedulable": return WorkloadReason.unschedulable
+        case let reason? where failingReasons.contains(reason): return WorkloadReason.error
+        default: return WorkloadReason.pending
+        }
     }
 
     static func explain(_ pod: WorkloadDetails.PodState) -> String {

@@ -1,0 +1,1 @@
+../KnotSharedTests/DatabaseTestCase.swift
