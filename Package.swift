@@ -134,7 +134,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
-            path: "Services/Identity"
+            path: "Services/Identity",
+            exclude: ["Containerfile"]
         ),
         .executableTarget(
             name: "KnotUsers",
@@ -144,7 +145,8 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            path: "Services/Users"
+            path: "Services/Users",
+            exclude: ["Containerfile"]
         ),
         .executableTarget(
             name: "KnotLauncher",
@@ -153,12 +155,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Services/Launcher",
+            exclude: ["Containerfile"],
             resources: [.copy("BuiltinTemplates")]
         ),
         .executableTarget(
             name: "KnotFiles",
             dependencies: ["KnotServiceKit"],
-            path: "Services/Files"
+            path: "Services/Files",
+            exclude: ["Containerfile"]
         ),
         .executableTarget(
             name: "KnotEdge",
@@ -177,7 +181,8 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            path: "Services/Edge"
+            path: "Services/Edge",
+            exclude: ["Containerfile"]
         ),
 
         // MARK: Tests
