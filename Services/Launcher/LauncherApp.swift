@@ -17,16 +17,16 @@ struct LauncherApp: Sendable {
     /// Hands service changes to the open event streams (`GET /services/events`).
     let events = ServiceEventHub()
 
-    init(host: ServiceHost, runtime: any ServiceRuntime, templates: TemplateCatalogue, culling: CullingSettings = CullingSettings()) {
+    init(host: ServiceHost, runtime: any ServiceRuntime, templates: TemplateCatalogue, settings launcher: LauncherSettings) {
         self.host = host
         self.runtime = runtime
         self.templates = templates
         let settings = host.settings
-        self.store = ServiceStore(database: host.database, publicURL: { settings.publicURL(forHost: $0) }, culling: culling)
+        self.store = ServiceStore(database: host.database, publicURL: { settings.publicURL(forHost: $0) }, culling: launcher.culling)
         let users = host.client(for: "users")
         let logger = host.logger
         self.supervisor = Supervisor(
-            runtime: runtime, store: store, logger: host.logger, readinessTimeout: .seconds(30),
+            runtime: runtime, store: store, logger: host.logger, readinessTimeout: .seconds(launcher.startTimeoutSeconds),
             notify: { owner, kind, text in
                 // A lost notification must never fail a launch; it is logged.
                 struct Message: Encodable { var username, kind, text: String }

@@ -1,5 +1,4 @@
 import Foundation
-import KnotErrors
 import KnotRuntime
 import KnotServiceKit
 
@@ -11,20 +10,13 @@ struct LauncherMain {
             program: "knot-\(host.settings.serviceName)", dataDirectory: host.settings.dataDirectory,
             filesRoot: host.settings.filesRoot, logger: host.logger)
         let environment = ProcessInfo.processInfo.environment
+        let settings = try LauncherSettings(environment: environment)
         let templates = TemplateCatalogue(
             base: await TemplateCatalogue.loadBase(
                 builtinFolder: BuiltinTemplates.folder, folders: environment[TemplateCatalogue.variable], logger: host.logger),
             files: FilesServiceCatalogue(client: host.client(for: "files")),
-            cacheLifetime: .milliseconds(Int(environment["KNOT_CATALOGUE_CACHE_SECONDS"].flatMap(Double.init).map { $0 * 1000 } ?? 3000)),
-            logger: host.logger)
-        let culling: CullingSettings
-        do {
-            culling = try CullingSettings.from(environment)
-        } catch let error as KnotError {
-            host.logger.critical("\(error.message)")
-            exit(2)
-        }
-        let app = LauncherApp(host: host, runtime: runtime, templates: templates, culling: culling)
+            cacheLifetime: .seconds(settings.catalogueCacheSeconds), logger: host.logger)
+        let app = LauncherApp(host: host, runtime: runtime, templates: templates, settings: settings)
         try await host.run(
             app.makeApplication(),
             background: [

@@ -1,4 +1,5 @@
 import Foundation
+import KnotConfig
 import KnotDatabase
 import KnotErrors
 import KnotInternalClient
@@ -116,17 +117,15 @@ struct CullingSettings: Sendable, Equatable {
     /// Reads `KNOT_CULL_IDLE_MINUTES` (or, for tests, `KNOT_CULL_IDLE_SECONDS`)
     /// and `KNOT_MAX_LIFETIME_HOURS` (or `KNOT_MAX_LIFETIME_SECONDS`).
     static func from(_ environment: [String: String]) throws -> CullingSettings {
-        func number(_ key: String) throws -> Int? {
-            guard let raw = environment[key], !raw.isEmpty else { return nil }
-            guard let value = Int(raw), value >= 0 else {
-                throw KnotError.badRequest("\(key): expected a whole number of zero or more, got \"\(raw.prefix(32))\"")
-            }
+        let env = KnotEnvironment(environment)
+        func seconds(_ secondsKey: String, or key: String, times unit: Int) throws -> Int {
+            let value = env.optionalString(secondsKey) != nil ? try env.int(secondsKey, default: 0) : try env.int(key, default: 0) * unit
+            guard value >= 0 else { throw ConfigurationError(key: key, problem: "must be zero (off) or more") }
             return value
         }
-        var settings = CullingSettings()
-        settings.idleSeconds = try number("KNOT_CULL_IDLE_SECONDS") ?? (try number("KNOT_CULL_IDLE_MINUTES") ?? 0) * 60
-        settings.lifetimeSeconds = try number("KNOT_MAX_LIFETIME_SECONDS") ?? (try number("KNOT_MAX_LIFETIME_HOURS") ?? 0) * 3600
-        return settings
+        return CullingSettings(
+            idleSeconds: try seconds("KNOT_CULL_IDLE_SECONDS", or: "KNOT_CULL_IDLE_MINUTES", times: 60),
+            lifetimeSeconds: try seconds("KNOT_MAX_LIFETIME_SECONDS", or: "KNOT_MAX_LIFETIME_HOURS", times: 3600))
     }
 
     func idleLimit(_ record: ServiceRecord) -> Int { record.idleLimitSeconds ?? idleSeconds }

@@ -12,6 +12,7 @@ import socket
 import statistics
 import sys
 import time
+import collections
 import uuid
 
 import requests
@@ -92,6 +93,7 @@ def main():
         listing = session.get(f"{args.url}/api/v1/launcher/services")
         listing.raise_for_status()
         states = {s["name"]: s["status"] for s in listing.json()["services"]}
+        reasons = {s["name"]: f'{s.get("reason") or ""}: {s.get("message") or ""}' for s in listing.json()["services"]}
         waiting = [n for n in names if states.get(n) not in ("ready", "running", "failed")]
         if not waiting:
             break
@@ -112,6 +114,9 @@ def main():
 
     print(f"services: {args.services}")
     print(f"failed: {len(failed)}")
+    # Why they failed, most common first, so a bad run explains itself.
+    for reason, times in collections.Counter(reasons[n] for n in failed).most_common(3):
+        print(f"failed_reason: {times} x {reason[:200]}")
     print(f"accepted_seconds: {accepted:.3f}")
     print(f"ready_seconds: {settled:.3f}")
     print(f"launch_p50_ms: {1000 * statistics.median(latencies):.1f}")
