@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "knot-launcher", targets: ["KnotLauncher"]),
         .executable(name: "knot-files", targets: ["KnotFiles"]),
         .executable(name: "knot-edge", targets: ["KnotEdge"]),
+        // The command-line client (Tools/Knotctl); talks only to the public API.
+        .executable(name: "knotctl", targets: ["Knotctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -32,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -185,6 +188,21 @@ let package = Package(
             exclude: ["Containerfile"]
         ),
 
+        // MARK: Tools
+        .executableTarget(
+            name: "Knotctl",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tools/Knotctl"
+        ),
+
         // MARK: Tests
 
         // Benchmarks run by scripts/bench; never shipped.
@@ -209,5 +227,6 @@ let package = Package(
             ],
             path: "Tests/KnotServicesTests"
         ),
+        .testTarget(name: "KnotctlTests", dependencies: ["Knotctl", "KnotRuntime", "KnotKubernetes"], path: "Tests/KnotctlTests"),
     ]
 )

@@ -93,9 +93,12 @@ struct IdentityApp: Sendable {
             auth.get("upstream/callback") { request, context in try await upstreamCallback(request, upstream, context) }
         }
 
-        IdentityAPI(app: self).register(on: host.userAPI(router, "/api/v1/identity"))
+        let api = host.userAPI(router, "/api/v1/identity")
+        IdentityAPI(app: self).register(on: api)
+        IdentityOpenAPI.document.register(on: api)
 
         let internalAPI = host.internalAPI(router, "/internal/v1")
+        ServiceAPITokens(app: self).register(on: internalAPI)
         internalAPI.get("jwks") { _, _ in try provider.json(try provider.keys.ring().jwks) }
         internalAPI.post("sessions/verify") { request, context in
             guard context.caller == "edge" else { throw KnotError.forbidden("only the edge verifies sessions") }

@@ -36,7 +36,8 @@ struct LauncherApp: Sendable {
                 } catch {
                     logger.warning("could not post a message", metadata: ["owner": "\(owner)", "error": "\(error)"])
                 }
-            })
+            },
+            credentials: ServiceCredentials(identity: host.client(for: "identity"), logger: host.logger))
     }
 
     var renderer: TemplateRenderer {
@@ -53,6 +54,7 @@ struct LauncherApp: Sendable {
         let api = host.userAPI(router, "/api/v1/launcher")
         addTemplatesAPI(to: api)
         addServicesAPI(to: api)
+        LauncherOpenAPI.document.register(on: api)
         addRoutesAPI(to: router)
         addOwnersAPI(to: router)
         return router
@@ -96,7 +98,9 @@ struct LauncherApp: Sendable {
     func workloadSpec(id: UUID, name: String, owner username: String, spec: StoredSpec, template: String, version: String, values: [String: String]) -> WorkloadSpec {
         WorkloadSpec(
             id: id.uuidString.lowercased(), name: name, owner: owner(username), process: spec.process, manifests: spec.manifests,
-            template: template, templateVersion: version, values: values)
+            template: template, templateVersion: version, values: values,
+            // Knot's public address, so knotctl inside a service needs no setup (docs/knotctl.md).
+            environment: ["KNOT_URL": host.settings.publicURL])
     }
 
     /// A template's own culling limits, in seconds (nil: the launcher's settings).

@@ -63,7 +63,7 @@ struct PeopleAPI: Sendable {
                 throw KnotError.badRequest("sort must be username, email, name, created or last_login")
             }
             let users = try await store.search(
-                kind: "person", query: query["q"].map(String.init).flatMap { $0.isEmpty ? nil : String($0.prefix(100)) },
+                kind: "person", query: try Self.searchTerm(query["q"], name: "q"),
                 status: status, sort: sort, descending: query["order"] == "desc",
                 limit: min(max(Int(query["limit"].map(String.init) ?? "") ?? 500, 1), 1000),
                 offset: max(Int(query["offset"].map(String.init) ?? "") ?? 0, 0))
@@ -73,9 +73,9 @@ struct PeopleAPI: Sendable {
             let identity = try context.requireIdentity()
             let query = request.uri.queryParameters
             let limit = min(max(Int(query["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
-            let search = query["q"].map(String.init).flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
+            let search = try Self.searchTerm(query["q"], name: "q")
             // Admins see everything (or one person's entries); everyone else only entries about themselves.
-            let about = identity.admin ? query["user"].map(String.init) : identity.username
+            let about = identity.admin ? try Self.searchTerm(query["user"], name: "user", limit: 64) : identity.username
             return JSONResponse(.ok, ["entries": try await app.audit.search(about: about, query: search, limit: limit)])
         }
 
@@ -154,6 +154,18 @@ struct PeopleAPI: Sendable {
             await app.record(admin.username, "user.delete", username)
             return JSONResponse(.ok, ["status": "deleted"])
         }
+    }
+
+    /// A search term from the query string, cut to `limit` characters. Control
+    /// characters are refused with 400: PostgreSQL rejects NUL in text, which
+    /// was a 500 (found by the OpenAPI fuzz test).
+    static func searchTerm(_ raw: Substring?, name: String, limit: Int = 100) throws -> String? {
+        guard let raw, !raw.isEmpty else { return nil }
+        let term = String(raw.prefix(limit))
+        guard !term.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw KnotError.badRequest("\(name) must not contain control characters", code: "invalid_query")
+        }
+        return term
     }
 
     struct MessageList: Encodable {

@@ -184,6 +184,8 @@ public actor LocalRuntime: ServiceRuntime {
             "KNOT_PRIVATE_DIR": spec.owner.privateDirectory,
             "KNOT_SHARED_DIR": spec.owner.sharedDirectory,
         ]
+        for (key, value) in spec.environment { environment[key] = value }
+        for (key, value) in spec.secretEnvironment { environment[key] = value }
         for (key, value) in processSpec.environment { environment[key] = substitute(value) }
         return try ChildProcess.spawn(
             executable: executable, arguments: processSpec.arguments.map(substitute), environment: environment,

@@ -59,10 +59,18 @@ public struct WorkloadSpec: Sendable, Equatable {
     public var templateVersion: String
     /// The values it was launched with (automatic ones left out).
     public var values: [String: String]
+    /// Variables Knot gives every process or container of the workload
+    /// (`KNOT_URL`, so `knotctl` inside a service needs no setup); a template
+    /// that sets one of these names itself keeps its own value.
+    public var environment: [String: String]
+    /// Secret variables (`KNOT_TOKEN`): the local runtime puts them in the
+    /// process's environment; the Kubernetes runtime keeps them in a Secret in
+    /// the user's namespace that containers reference, never in a manifest.
+    public var secretEnvironment: [String: String] = [:]
 
     public init(
         id: String, name: String, owner: RuntimeUser, process: ProcessSpec?, manifests: String?,
-        template: String = "", templateVersion: String = "", values: [String: String] = [:]
+        template: String = "", templateVersion: String = "", values: [String: String] = [:], environment: [String: String] = [:]
     ) {
         self.id = id
         self.name = name
@@ -72,6 +80,7 @@ public struct WorkloadSpec: Sendable, Equatable {
         self.template = template
         self.templateVersion = templateVersion
         self.values = values
+        self.environment = environment
     }
 
     public var ref: WorkloadRef { WorkloadRef(id: id, namespace: owner.namespace) }

@@ -19,11 +19,15 @@ actor Supervisor {
     private var starting: [UUID: Task<Void, Never>] = [:]
     /// Tells the owner how a launch ended (a message in the users service).
     let notify: @Sendable (_ owner: String, _ kind: String, _ text: String) async -> Void
+    /// Mints each start's `KNOT_TOKEN` and revokes it on removal (nil: services get none).
+    let credentials: ServiceCredentials?
 
     init(
         runtime: any ServiceRuntime, store: ServiceStore, logger: Logger, readinessTimeout: Duration,
-        notify: @escaping @Sendable (_ owner: String, _ kind: String, _ text: String) async -> Void = { _, _, _ in }
+        notify: @escaping @Sendable (_ owner: String, _ kind: String, _ text: String) async -> Void = { _, _, _ in },
+        credentials: ServiceCredentials? = nil
     ) {
+        self.credentials = credentials
         self.runtime = runtime
         self.store = store
         self.logger = logger
@@ -70,9 +74,12 @@ actor Supervisor {
         let timeout = readinessTimeout
         let logger = self.logger
         let notify = self.notify
+        let credentials = self.credentials
         starting[id] = Task {
             let status: WorkloadStatus
             do {
+                var spec = spec
+                if let credentials { spec.secretEnvironment = await credentials.mint(owner: spec.owner.username, service: spec.name) }
                 status = try await runtime.start(spec, readinessTimeout: timeout)
             } catch {
                 status = WorkloadStatus(phase: .failed, message: "\(error)", reason: WorkloadReason.error)
@@ -102,6 +109,9 @@ actor Supervisor {
         starting[id]?.cancel()
         starting[id] = nil
         try await runtime.remove(Self.ref(id, owner: owner))
+        if let credentials, let record = try? await store.find(id: id) {
+            await credentials.revoke(owner: owner, service: record.name)
+        }
     }
 
     /// Stops a service but keeps it (scaled to nothing), to be started later;

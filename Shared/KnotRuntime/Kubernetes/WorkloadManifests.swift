@@ -117,6 +117,11 @@ public struct WorkloadManifests: Sendable {
                 objects.append(object)
             }
         }
+        if let secret = try environmentSecret(for: spec) {
+            guard seen.insert("v1/Secret/\(secret.name ?? "")").inserted else { throw refusal(secret, "names", "is Knot's own name") }
+            // First, so the containers that reference it find it.
+            objects.insert(secret, at: 0)
+        }
         let exposure = try exposure(ingresses: ingresses, objects: objects)
         if let ingressClass = settings.ingressClass {
             objects += ingresses.map { ingressForController($0, ingressClass: ingressClass, spec: spec, settings: settings) }
@@ -270,6 +275,9 @@ public struct WorkloadManifests: Sendable {
             try checkPodSpec(podSpec, object: object, settings: settings)
             try mapHostPaths(&podSpec, object: object, owner: spec.owner)
             mountDomains(&podSpec, settings: settings)
+            addEnvironment(
+                &podSpec, spec.environment,
+                secret: spec.secretEnvironment.isEmpty ? nil : (environmentSecretName(spec), spec.secretEnvironment.keys.sorted()))
             object.set(podSpec, at: path)
             if path.count > 1 {
                 // Label the pods too, so that status and logs find them.
@@ -369,6 +377,52 @@ public struct WorkloadManifests: Sendable {
                     return container
                 })
         }
+    }
+
+    /// Gives every container and init container Knot's variables (`KNOT_URL`),
+    /// each only where the container does not set that name itself.
+    /// Secret variables are references to keys of the service's own Secret (`valueFrom.secretKeyRef`).
+    static func addEnvironment(_ podSpec: inout JSONValue, _ variables: [String: String], secret: (name: String, keys: [String])? = nil) {
+        guard !variables.isEmpty || secret != nil else { return }
+        for key in ["containers", "initContainers"] {
+            guard let containers = podSpec[key]?.arrayValue else { continue }
+            podSpec[key] = .array(
+                containers.map { container in
+                    var container = container
+                    var env = container["env"]?.arrayValue ?? []
+                    let set = Set(env.compactMap { $0["name"]?.stringValue })
+                    for (name, value) in variables.sorted(by: { $0.key < $1.key }) where !set.contains(name) {
+                        env.append(["name": .string(name), "value": .string(value)])
+                    }
+                    if let secret {
+                        for key in secret.keys where !set.contains(key) {
+                            env.append([
+                                "name": .string(key),
+                                "valueFrom": ["secretKeyRef": ["name": .string(secret.name), "key": .string(key)]],
+                            ])
+                        }
+                    }
+                    container["env"] = .array(env)
+                    return container
+                })
+        }
+    }
+
+    static func environmentSecretName(_ spec: WorkloadSpec) -> String { "knot-env-\(spec.id)" }
+
+    /// The Secret holding the service's secret variables, labelled like the
+    /// service's other objects (so it is in its inventory and goes with it).
+    static func environmentSecret(for spec: WorkloadSpec) throws -> UnstructuredObject? {
+        guard !spec.secretEnvironment.isEmpty else { return nil }
+        var data: [String: JSONValue] = [:]
+        for (key, value) in spec.secretEnvironment { data[key] = .string(Data(value.utf8).base64EncodedString()) }
+        var secret = try UnstructuredObject([
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": ["name": .string(environmentSecretName(spec)), "namespace": .string(spec.owner.namespace)],
+            "type": "Opaque", "data": .object(data),
+        ])
+        secret.labels = labels(for: spec)
+        return secret
     }
 
     /// Adds the user's two claims as volumes and mounts them in every container
