@@ -12,6 +12,7 @@ struct FilesMain {
         app.quotas = Quotas(
             maxBytes: Int64(try KnotEnvironment().int("KNOT_QUOTA_BYTES", default: 0)),
             maxFiles: Int64(try KnotEnvironment().int("KNOT_QUOTA_FILES", default: 0)))
+        app.registry = try RegistrySettings.fromEnvironment().map { try RegistryClient(settings: $0) }
         let maxAge = TimeInterval(try KnotEnvironment().int("KNOT_UPLOAD_MAX_AGE_HOURS", default: 24)) * 3600
         let readiness = host.readiness
         try await host.run(
@@ -19,7 +20,7 @@ struct FilesMain {
             background: [
                 host.migrationService(FilesSchema.migrations),
                 UploadSweeper(uploads: ResumableUploads(app: app), maxAge: maxAge, ready: { await readiness.isMigrated }),
-            ])
+            ] + (app.registry.map { [RegistryClientService(client: $0)] } ?? []))
     }
 }
 

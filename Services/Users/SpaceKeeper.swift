@@ -14,6 +14,8 @@ struct SpaceKeeper: Sendable {
     let store: UserStore
     let settings: KnotSettings
     let logger: Logger
+    /// The integrated tools' per-profile objects (Integrations/IntegrationKeeper), kept in the same rounds.
+    var integrations: IntegrationKeeper? = nil
 
     func runtimeUser(_ user: UserRecord) -> RuntimeUser {
         RuntimeUser(
@@ -33,6 +35,9 @@ struct SpaceKeeper: Sendable {
                 changes = try await runtime.reconcile(runtimeUser(user))
             } else {
                 try await runtime.provision(runtimeUser(user))
+            }
+            if let integrations {
+                changes += await integrations.reconcile(user, privateDirectory: settings.privateDirectory(of: user.username), runtime: runtime)
             }
             try? await store.setSpace(id: user.id, state: "ready", detail: changes.isEmpty ? "" : changes.joined(separator: "; "))
             if !changes.isEmpty {

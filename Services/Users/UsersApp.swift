@@ -18,7 +18,12 @@ struct UsersApp: Sendable {
     var teams: TeamStore { TeamStore(database: host.database) }
     var messages: MessageStore { MessageStore(database: host.database, retention: messageRetention) }
     var audit: AuditLog { AuditLog(database: host.database) }
-    var spaces: SpaceKeeper { SpaceKeeper(runtime: runtime, store: store, settings: host.settings, logger: host.logger) }
+    var spaces: SpaceKeeper {
+        SpaceKeeper(runtime: runtime, store: store, settings: host.settings, logger: host.logger, integrations: integrationKeeper)
+    }
+    /// The integrated tools (Integrations/): which are configured, and what each profile needs of them.
+    var integrations = IntegrationSettings.none
+    var integrationKeeper: IntegrationKeeper?
     var identity: InternalClient { host.client(for: "identity") }
     var launcher: InternalClient { host.client(for: "launcher") }
     var messageRetention: TimeInterval = 30 * 86400
@@ -33,8 +38,10 @@ struct UsersApp: Sendable {
         let runtime = self.runtime
         let router = host.makeRouter(extraReadiness: [("runtime", { await runtime.readinessProblem() })])
         let api = host.userAPI(router, "/api/v1/users")
+        IntegrationsAPI(settings: integrations).register(on: api)
         PeopleAPI(app: self).register(on: api)
         TeamsAPI(app: self).register(on: api.group("teams"))
+        UsersOpenAPI.document.register(on: api)
         registerInternal(router)
         return router
     }

@@ -14,7 +14,19 @@ the user's claims. Two hubs cover the two ways tools do that: the first
 authenticates with client_secret_post and reads the claims from userinfo, the
 second authenticates with client_secret_basic and reads them from the ID token.
 
-Only the login is tested: the hub never spawns a notebook server.
+The first hub runs exactly the configuration Knot generates
+(`GET /api/v1/users/integrations/jupyterhub/config`, the same text as
+`knot-users integration-config jupyterhub`), with its client registered
+from Knot's clients file by scripts/test; the test appends only local
+plumbing below a marked line (addresses, database, proxy command, the name
+resolver, a read-only token for the test), nothing about authentication. A
+person signed in to Knot follows the dashboard's Notebooks link and lands in
+the hub as themselves without typing anything. The second hub's
+configuration is written here, to cover what Knot's does not use
+(client_secret_basic, claims from the ID token).
+
+Only the login is tested: the hub never spawns a notebook server (KubeSpawner
+must still import, since Knot's configuration names it).
 """
 import importlib.metadata
 import os
@@ -33,7 +45,7 @@ import pytest
 import requests
 
 SCOPES = ["openid", "profile", "email", "groups"]
-PACKAGES = ("jupyterhub", "oauthenticator", "configurable-http-proxy")
+PACKAGES = ("jupyterhub", "oauthenticator", "configurable-http-proxy", "jupyterhub-kubespawner")
 
 # The hub's proxy is the pure-Python configurable-http-proxy, started through
 # this interpreter so that a node `configurable-http-proxy` on PATH can never
@@ -92,6 +104,42 @@ c.JupyterHub.load_roles = [{{"name": "knot-e2e-reader", "scopes": ["list:users",
 """
 
 
+# Appended to Knot's generated configuration: only where the hub listens and
+# keeps its state, the proxy, name resolution and the test's token.
+LOCAL_LINES = """
+
+# ---- test-local lines (Tests/EndToEnd/test_jupyterhub.py); nothing below touches authentication ----
+from tornado.httpclient import AsyncHTTPClient
+from tornado.netutil import DefaultLoopResolver, OverrideResolver
+# knot.localhost is loopback (RFC 6761), but glibc resolves only "localhost" itself.
+AsyncHTTPClient.configure(None, resolver=OverrideResolver(resolver=DefaultLoopResolver(),
+                                                          mapping={{{knot_host!r}: "127.0.0.1"}}))
+c.JupyterHub.bind_url = {bind_url!r}
+c.JupyterHub.hub_bind_url = {hub_bind_url!r}
+c.JupyterHub.db_url = {db_url!r}
+c.JupyterHub.cookie_secret_file = {cookie_secret_file!r}
+c.JupyterHub.redirect_to_server = False  # after login: /hub/home, never a spawn
+c.JupyterHub.log_level = "DEBUG"
+c.JupyterHub.proxy_class = "configurable-http-proxy"
+c.ConfigurableHTTPProxy.command = {proxy_command!r}
+c.ConfigurableHTTPProxy.api_url = {proxy_api_url!r}
+c.ConfigurableHTTPProxy.pid_file = {proxy_pid_file!r}
+c.JupyterHub.services.append({{"name": "knot-e2e", "api_token": {api_token!r}}})
+c.JupyterHub.load_roles.append({{"name": "knot-e2e-reader", "scopes": ["list:users", "read:users", "read:groups"],
+                                 "services": ["knot-e2e"]}})
+"""
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: none, user: {token: none}}]
+contexts: [{name: none, context: {cluster: none, user: none}}]
+current-context: none
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,7 +166,7 @@ def plain_session():
 class Hub:
     """One JupyterHub process (and the proxy it starts), in its own folder."""
 
-    def __init__(self, knot, port, client_id, client_secret, claims_from, client_auth, home):
+    def __init__(self, knot, port, client_id, client_secret, claims_from, client_auth, home, generated=None):
         self.knot = knot
         self.client_id = client_id
         self.home = home
@@ -128,6 +176,17 @@ class Hub:
         self.proxy_pid_file = os.path.join(home, "proxy.pid")
         self.log_path = os.path.join(home, "jupyterhub.log")
         self.process = None
+        self.config_path = os.path.join(home, "jupyterhub_config.py")
+        if generated is not None:
+            local = LOCAL_LINES.format(
+                knot_host=urlsplit(knot.url).hostname, bind_url=self.url,
+                hub_bind_url=f"http://127.0.0.1:{free_port()}", db_url=f"sqlite:///{home}/jupyterhub.sqlite",
+                cookie_secret_file=os.path.join(home, "cookie_secret"), proxy_command=PROXY_COMMAND,
+                proxy_api_url=f"http://127.0.0.1:{free_port()}", proxy_pid_file=self.proxy_pid_file,
+                api_token=self.api_token)
+            with open(self.config_path, "w") as f:
+                f.write(generated + local)
+            return
         if claims_from == "userinfo":
             userdata = f"c.GenericOAuthenticator.userdata_url = {knot.url + '/auth/oidc/userinfo'!r}"
         else:
@@ -152,12 +211,17 @@ class Hub:
             ca=os.path.abspath(knot.ca),
             api_token=self.api_token,
         )
-        self.config_path = os.path.join(home, "jupyterhub_config.py")
         with open(self.config_path, "w") as f:
             f.write(config)
 
     def start(self, timeout=25):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "CONFIGPROXY_", "OAUTH"))}
+        # KubeSpawner (named by Knot's configuration) reads a kubeconfig when the
+        # hub makes a user's spawner object; this one names a server nothing
+        # listens on, and the hub never spawns, so it is never contacted.
+        env["KUBECONFIG"] = os.path.join(self.home, "kubeconfig")
+        with open(env["KUBECONFIG"], "w") as f:
+            f.write(KUBECONFIG)
         log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", self.config_path],
@@ -233,13 +297,38 @@ def require_packages():
                     "scripts/test installs them", pytrace=False)
 
 
-@pytest.fixture(scope="module", params=[("userinfo", "client_secret_post"), ("id_token", "client_secret_basic")],
-                ids=["userinfo-post", "id_token-basic"])
+def knot_hub_url():
+    url = os.environ.get("KNOT_JUPYTERHUB_URL", "")
+    if not url:
+        pytest.fail("KNOT_JUPYTERHUB_URL is not set: scripts/test configures JupyterHub for the e2e session", pytrace=False)
+    parts = urlsplit(url)
+    assert parts.hostname == "127.0.0.1" and parts.port, url
+    return url.rstrip("/"), parts.port
+
+
+@pytest.fixture(scope="module", params=["knot-generated", "id_token-basic"])
 def hub(request, knot, admin):
-    """A running JupyterHub whose client is registered at Knot; the user's
-    claims are read from Knot's userinfo endpoint, or from the ID token."""
-    claims_from, client_auth = request.param
+    """A running JupyterHub signing in through Knot: with the configuration
+    Knot generates (client from Knot's clients file, claims from userinfo),
+    or with one written here (a registered client, claims from the ID token)."""
     require_packages()
+    if request.param == "knot-generated":
+        answer = admin.get(f"{knot.url}/api/v1/users/integrations/jupyterhub/config")
+        assert answer.status_code == 200, f"{answer.status_code} {answer.text[:300]}"
+        assert answer.headers["Content-Type"].startswith("text/plain"), answer.headers
+        generated = answer.text
+        url, port = knot_hub_url()
+        home = tempfile.mkdtemp(prefix="knot-jupyterhub-")
+        hub = Hub(knot, port, "jupyterhub", None, None, None, home, generated=generated)
+        assert hub.url == url
+        try:
+            hub.start()
+            yield hub
+        finally:
+            hub.stop()
+            shutil.rmtree(home, ignore_errors=True)
+        return
+    claims_from, client_auth = "id_token", "client_secret_basic"
     home = tempfile.mkdtemp(prefix="knot-jupyterhub-")
     client_id = f"jupyterhub-{uuid.uuid4().hex[:10]}"
     port = free_port()
@@ -380,3 +469,27 @@ def test_the_hub_signs_in_only_with_a_code_from_knot(knot, hub, make_user):
     # The same browser, done right.
     sign_in(knot, hub, session, browser)
     assert hub_whoami(hub, browser)["name"] == name
+
+
+def test_the_dashboards_notebooks_link_signs_the_person_in_to_the_hub(knot, hub, make_user):
+    """Dashboard → Notebooks → the hub, as the same person, no password typed."""
+    if hub.client_id != "jupyterhub":
+        pytest.skip("the dashboard links to the hub Knot configures")
+    name, session = make_user("hubl")
+    links = session.get(f"{knot.url}/api/v1/users/integrations").json()["integrations"]
+    notebooks = next(link for link in links if link["id"] == "notebooks")
+    assert notebooks == {"id": "notebooks", "tool": "jupyterhub", "title": "Notebooks", "url": hub.url + "/hub/"}, links
+
+    browser = browser_with(knot, session)
+    url, hops = notebooks["url"], []
+    for _ in range(12):
+        answer = browser.get(url, allow_redirects=False)
+        hops.append(f"{answer.status_code} {url}")
+        if answer.status_code not in (301, 302, 303, 307):
+            break
+        url = absolute(url, answer.headers["Location"])
+        assert not url.startswith(f"{knot.url}/auth/login"), f"Knot asked for a password: {hops}"
+    assert answer.status_code == 200 and url == f"{hub.url}/hub/home", f"{hops}\n{hub.log()}"
+    assert any(hop.split()[1].startswith(f"{knot.url}/auth/oidc/authorize") for hop in hops), hops
+    assert hub_whoami(hub, browser)["name"] == name
+    assert hub.user(name)["admin"] is False

@@ -63,7 +63,9 @@ def test_each_service_is_reached_with_a_verified_identity(knot, make_user):
     assert session.get(f"{knot.url}/api/v1/users/me").json()["username"] == name
     assert session.get(f"{knot.url}/api/v1/launcher/services").json() == {"services": []}
     listing = session.get(f"{knot.url}/api/v1/files/private/")
-    assert listing.status_code == 200 and listing.json()["entries"] == []
+    # A new person's private folder is empty but for `notebooks/`, made on activation when JupyterHub is configured.
+    expected = ["notebooks"] if knot.env.get("KNOT_JUPYTERHUB_URL") else []
+    assert listing.status_code == 200 and [entry["name"] for entry in listing.json()["entries"]] == expected
 
 
 def test_launch_open_and_see_uploaded_file(knot, make_user):

@@ -19,6 +19,8 @@ ensure_packages() {
   command -v openssl >/dev/null || missing+=(openssl)
   # The edge compresses the dashboard's files with zlib (compress-nio links it).
   [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  # Issue 11: the images tests push to a real Registry v2 server (distribution).
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
   if [ "${KNOT_NEED_BROWSER:-}" = 1 ]; then
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)

@@ -94,6 +94,8 @@ struct EdgeRouter: Sendable {
             }
             areas[area] = address
         }
+        // Issue 11: the images area (a registry client) lives in the files service, which holds the tars.
+        areas["images"] = areas["files"]
         self.areas = areas
         self.dottedDomain = "." + settings.domain
     }
@@ -181,7 +183,7 @@ struct EdgeRouter: Sendable {
             if verdict.readOnly == true && method != .GET && method != .HEAD {
                 return .answer(.error(.forbidden, code: "forbidden", message: "this API token is read-only"))
             }
-            let maxBody = area == "files" ? Int64.max : limits.maxAPIBodyBytes
+            let maxBody = area == "files" || area == "images" ? Int64.max : limits.maxAPIBodyBytes
             return .forward(
                 Destination(
                     address: address, hop: .api(assertion: verdict.assertion), timeout: limits.apiTimeout, maxBodyBytes: maxBody,

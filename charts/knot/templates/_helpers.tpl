@@ -118,6 +118,37 @@ seccompProfile:
 {{- toYaml $list -}}
 {{- end -}}
 
+{{/* The users service's view of the integrated tools (docs/integrations.md): each enabled tool's URL, and Harbor's admin and client secret for its API. */}}
+{{- define "knot.integrationEnv" -}}
+{{- $full := include "knot.fullname" . -}}
+{{- $i := .Values.integrations -}}
+{{- range $key, $env := dict "jupyterhub" "JUPYTERHUB" "argoWorkflows" "ARGO" "harbor" "HARBOR" "grafana" "GRAFANA" "gitea" "GITEA" }}
+{{- $tool := index $i $key }}
+{{- if $tool.enabled }}
+- name: KNOT_{{ $env }}_URL
+  value: {{ include "knot.toolURL" (dict "root" $ "tool" $tool) | quote }}
+{{- end }}
+{{- end }}
+{{- if $i.harbor.enabled }}
+- name: KNOT_HARBOR_ADMIN_USERNAME
+  value: {{ $i.harbor.admin.username | quote }}
+- name: KNOT_HARBOR_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "integrations.harbor.admin.existingSecret (a Secret with the Harbor admin's password) is needed with integrations.harbor.enabled" $i.harbor.admin.existingSecret }}
+      key: {{ $i.harbor.admin.passwordKey | quote }}
+- name: KNOT_HARBOR_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (printf "%s-oidc-clients" $full) $i.harbor.existingSecret }}
+      key: {{ ternary "client-secret" "harbor" (not (empty $i.harbor.existingSecret)) }}
+{{- with $i.harbor.registry }}
+- name: KNOT_HARBOR_REGISTRY
+  value: {{ splitList "/" . | first | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{- define "knot.edgeTLSSecret" -}}
 {{- if eq .Values.edge.tls.mode "existingSecret" -}}
 {{- required "edge.tls.existingSecret is needed with edge.tls.mode existingSecret" .Values.edge.tls.existingSecret -}}
