@@ -16,6 +16,8 @@ struct FilesApp: Sendable {
     let host: ServiceHost
     let operations: FileOperations
     var quotas = Quotas(maxBytes: 0, maxFiles: 0)
+    /// The image registry (`KNOT_REGISTRY_API_URL`), when one is configured: Images/ImagesAPI.
+    var registry: RegistryClient?
     static let prefix = "/api/v1/files/"
 
     enum Domain: String, CaseIterable {
@@ -37,8 +39,11 @@ struct FilesApp: Sendable {
         let limit = host.settings.maxJSONBody
 
         CatalogueFiles(app: self).register(on: router)
+        ImagesAPI(app: self, client: registry).register(on: router)
         ResumableUploads(app: self).register(on: api)
+        ThemeFiles(app: self).register(on: api)
         PublicFiles(app: self).registerShares(on: api)
+        FilesOpenAPI.document.register(on: api)
         PublicFiles(app: self).register(on: router)
         api.get("usage") { _, context in
             let identity = try context.requireIdentity()

@@ -74,6 +74,8 @@ struct ResumableUploads: Sendable {
         let root = app.root(of: domain, for: identity)
         if domain == .private {
             _ = try await app.quotas.allowance(for: identity.username, root: root, adding: body.length, newFile: true)
+            // Reserved at once, so uploads opened together (or before the cached usage is measured again) count each other.
+            app.quotas.record(identity.username, bytes: body.length, files: 1)
         }
         let id = UUID()
         let record = Record(id: id, owner: identity.username, domain: domain, folder: path.parent, name: name, length: body.length, overwrite: overwrite)
@@ -193,6 +195,8 @@ struct ResumableUploads: Sendable {
             let folder = try DirectoryHandle.open(root: root, path: record.folder, create: false)
             try Transfers.move(from: folder, record.temporary, to: folder, record.name, overwrite: record.overwrite, path: path)
         }
+        // The reservation made at opening gives way to a fresh measurement (an overwrite freed the old file's bytes).
+        if record.domain == .private { app.quotas.forget(record.owner) }
         try await database.client.query("DELETE FROM files.uploads WHERE id = \(record.id)", logger: database.logger)
     }
 

@@ -5,72 +5,26 @@ sign in, launch a service from the catalogue and open it, upload a file and
 watch its progress, create an API token; an admin impersonates them and
 comes back. With KNOT_SCREENSHOTS set to a folder, every screen is saved
 there (scripts/screenshots does that into docs/screenshots)."""
-import os
-import shutil
-import subprocess
-import tempfile
-
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from conftest import unique
-
-PASSWORD = "a long enough password"
-SHOTS = os.environ.get("KNOT_SCREENSHOTS")
+from dashboard_browser import PASSWORD, console_problems, screen, shot, sign_in, start_browser, stop_browser, wait
 
 
 @pytest.fixture(scope="module")
 def browser(knot):
-    home = tempfile.mkdtemp(prefix="knot-dashboard-")
-    nssdb = os.path.join(home, ".pki", "nssdb")
-    os.makedirs(nssdb)
-    subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "knot-local-ca", "-i", knot.ca], check=True)
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860",
-                     f"--user-data-dir={home}/profile"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.binary_location = shutil.which("chromium")
-    service = Service(shutil.which("chromedriver"), env=dict(os.environ, HOME=home))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.knot_home = home
+    driver = start_browser(knot)
     yield driver
-    driver.quit()
-    shutil.rmtree(home, ignore_errors=True)
-
-
-def wait(browser, seconds=15):
-    # Lists redraw when their data arrives, so an element found a moment ago may be gone: look again.
-    return WebDriverWait(browser, seconds, ignored_exceptions=[StaleElementReferenceException, NoSuchElementException])
-
-
-def shot(browser, name):
-    if SHOTS:
-        os.makedirs(SHOTS, exist_ok=True)
-        browser.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+    stop_browser(driver)
 
 
 def no_script_errors(browser):
     """Nothing the dashboard ran failed (CSP refusals and uncaught errors land in the console)."""
-    problems = [entry for entry in browser.get_log("browser")
-                if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
-                and "Failed to load resource" not in entry["message"]]
+    problems = console_problems(browser)
     assert problems == [], problems
-
-
-def sign_in(browser, knot, username, password):
-    browser.delete_all_cookies()
-    browser.get(f"{knot.url}/auth/login?next=/")
-    wait(browser).until(ready.presence_of_element_located((By.ID, "username"))).send_keys(username)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait(browser).until(ready.text_to_be_present_in_element((By.ID, "who-name"), username))
 
 
 def click(browser, selector, button_text):
@@ -80,10 +34,6 @@ def click(browser, selector, button_text):
         return True
     wait(browser).until(attempt)
 
-
-def screen(browser, knot, hash_, heading):
-    browser.get(f"{knot.url}/#/{hash_}")
-    wait(browser).until(ready.text_to_be_present_in_element((By.CSS_SELECTOR, "main h1"), heading))
 
 
 def test_signed_out_visitors_get_the_welcome(knot, browser):

@@ -2,6 +2,8 @@
 // and a hash router that hands the page to one screen module at a time.
 import * as api from './api.js';
 import {h, clear, announce, toast} from './dom.js';
+import {drawIntegrations} from './integrations.js';
+import {applyTheme, siteTitle} from './theme.js';
 
 const screens = {
   services: () => import('./screens/services.js'),
@@ -12,17 +14,21 @@ const screens = {
   users: () => import('./screens/users.js'),
   teams: () => import('./screens/teams.js'),
   audit: () => import('./screens/audit.js'),
+  images: () => import('./screens/images.js'),
+  api: () => import('./screens/api.js'),
 };
 
 const menu = [
   {id: 'services', label: 'Services'},
   {id: 'templates', label: 'Templates'},
   {id: 'files', label: 'Files'},
+  {id: 'images', label: 'Images', registry: true},
   {id: 'teams', label: 'Teams'},
   {id: 'messages', label: 'Messages'},
   {id: 'tokens', label: 'API tokens'},
   {id: 'users', label: 'Users', admin: true},
   {id: 'audit', label: 'Audit log'},
+  {id: 'api', label: 'API'},
 ];
 
 export const session = {me: null, info: null, profile: null};
@@ -37,13 +43,16 @@ async function start() {
     return clear(document.getElementById('main'), h('p', {class: 'state error', role: 'alert'}, error.message));
   }
   session.info = info;
+  const registry = api.get('/api/v1/images/status').catch(() => null);
   const [me, profile] = await Promise.all([
     api.get('/api/v1/users/me').catch(() => null),
     api.get('/api/v1/users/me/profile').catch(() => null),
   ]);
   session.me = me;
   session.profile = profile;
+  session.registry = await registry;
   drawHeader();
+  applyTheme(session);
   drawBanner();
   refreshUnread();
   window.addEventListener('hashchange', route);
@@ -65,9 +74,10 @@ function drawHeader() {
   const admin = session.info.admin;
   const nav = document.getElementById('menu');
   clear(nav, h('ul', {},
-    menu.filter((item) => !item.admin || admin).map((item) => h('li', {},
+    menu.filter((item) => (!item.admin || admin) && (!item.registry || session.registry)).map((item) => h('li', {},
       h('a', {href: `#/${item.id}`, id: `menu-${item.id}`, dataset: {screen: item.id}},
         item.label, item.id === 'messages' ? h('span', {class: 'badge', id: 'unread', hidden: true}) : null)))));
+  drawIntegrations(nav);
   const who = document.getElementById('who');
   clear(who,
     h('span', {id: 'who-name'}, session.info.username, admin ? h('span', {class: 'tag'}, 'admin') : null),
@@ -131,7 +141,7 @@ async function route() {
   if (heading) {
     heading.tabIndex = -1;
     heading.focus({preventScroll: true});
-    document.title = `${heading.textContent} · Knot`;
+    document.title = `${heading.textContent} · ${siteTitle()}`;
     announce(heading.textContent);
   }
 }

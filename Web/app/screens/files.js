@@ -25,17 +25,25 @@ export async function show(main, [domain, ...path], session) {
   usageBox = h('div', {id: 'usage'});
   queueBox = queueBox ?? h('section', {id: 'uploads', 'aria-label': 'Uploads'});
   const picker = h('input', {type: 'file', multiple: true, id: 'upload-input', class: 'visually-hidden',
-    onchange: (event) => { enqueue([...event.target.files].map((file) => ({file, path: [file.name]}))); event.target.value = ''; }});
+    onchange: (event) => { enqueue(pickedFiles(event.target.files)); event.target.value = ''; }});
+  // A whole folder through the picker, where dragging is not possible (keyboards, phones).
+  const folderPicker = h('input', {type: 'file', multiple: true, webkitdirectory: true, id: 'upload-folder-input', class: 'visually-hidden',
+    onchange: (event) => { enqueue(pickedFiles(event.target.files)); event.target.value = ''; }});
+  const pickerLabel = (input, text) => h('label', {for: input.id, class: 'link', tabindex: 0, role: 'button',
+    onkeydown: (event) => { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); input.click(); } }}, text);
   const drop = h('div', {class: 'dropzone', id: 'dropzone'},
-    h('p', {}, 'Drop files or folders here, or ', h('label', {for: 'upload-input', class: 'link', tabindex: 0,
-      onkeydown: (event) => { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); picker.click(); } }}, 'choose files'), '.'),
-    picker);
+    h('p', {}, 'Drop files or folders here, or ', pickerLabel(picker, 'choose files'), ' or ', pickerLabel(folderPicker, 'a folder'), '.'),
+    picker, folderPicker);
   for (const type of ['dragenter', 'dragover']) drop.addEventListener(type, (event) => { event.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', async (event) => {
     event.preventDefault();
     drop.classList.remove('over');
-    enqueue(await droppedFiles(event.dataTransfer));
+    try {
+      enqueue(await droppedFiles(event.dataTransfer));
+    } catch {
+      toast('Some of what was dropped could not be read. Try choosing the files instead.', 'error');
+    }
   });
 
   main.append(
@@ -219,7 +227,7 @@ async function share(entry) {
 // MARK: uploads
 
 /// Walks dropped folders (the File and Directory Entries API) into files with their relative paths.
-async function droppedFiles(transfer) {
+export async function droppedFiles(transfer) {
   const found = [];
   const walk = async (entry, prefix) => {
     if (entry.isFile) {
@@ -228,6 +236,7 @@ async function droppedFiles(transfer) {
     } else if (entry.isDirectory) {
       found.push({folder: true, path: [...prefix, entry.name]});
       const reader = entry.createReader();
+      // readEntries answers in batches (100 at a time in Chromium) until an empty one.
       for (;;) {
         const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
         if (batch.length === 0) break;
@@ -235,49 +244,114 @@ async function droppedFiles(transfer) {
       }
     }
   };
-  const entries = [...transfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  // The entries must be taken before the first await: the DataTransfer empties once the event is over.
+  const entries = [...(transfer.items ?? [])].filter((item) => item.kind === 'file').map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
   if (entries.length === 0) return [...transfer.files].map((file) => ({file, path: [file.name]}));
   for (const entry of entries) await walk(entry, []);
   return found;
 }
 
-function enqueue(items) {
+/// Files from an <input type=file>; with webkitdirectory they carry their folder in webkitRelativePath.
+export function pickedFiles(files) {
+  const found = [];
+  const folders = new Set();
+  for (const file of files) {
+    const path = (file.webkitRelativePath || file.name).split('/').filter(Boolean);
+    for (let depth = 1; depth < path.length; depth++) {
+      const folder = path.slice(0, depth).join('/');
+      if (!folders.has(folder)) { folders.add(folder); found.push({folder: true, path: path.slice(0, depth)}); }
+    }
+    found.push({file, path});
+  }
+  return found;
+}
+
+/// Folders first (in order, so parents exist before children; empty ones are kept too), then the files.
+async function enqueue(items) {
   const domain = state.domain;
   const folder = [...state.path];
-  for (const item of items) {
-    if (item.folder) {
-      api.post(`${base}/folders`, {domain, path: [...folder, ...item.path].join('/')}).catch(() => {});
-      continue;
+  for (const item of items.filter((i) => i.folder)) {
+    const path = [...folder, ...item.path].join('/');
+    try {
+      await api.post(`${base}/folders`, {domain, path});
+    } catch (error) {
+      // An existing folder is fine: the files go into it.
+      if (error.status !== 409) toast(`The folder ${path} could not be made: ${error.message}`, 'error');
     }
+  }
+  const files = items.filter((i) => !i.folder);
+  for (const item of files) {
     const upload = {file: item.file, domain, path: [...folder, ...item.path].join('/'), offset: 0, id: null,
-      status: 'waiting', xhr: null, error: null, attempts: 0};
+      status: 'waiting', xhr: null, error: null, attempts: 0, overwrite: false, run: 0};
     upload.view = uploadView(upload);
     queue.push(upload);
   }
+  if (files.length) announce(`${files.length} ${files.length === 1 ? 'file' : 'files'} added to the uploads`);
+  drawQueueActions();
   pump();
 }
 
+function drawQueueActions() {
+  let bar = queueBox.querySelector('#upload-actions');
+  if (!bar) {
+    bar = h('div', {id: 'upload-actions', class: 'actions'});
+    queueBox.prepend(bar);
+  }
+  const finished = queue.filter((u) => u.status === 'done' || u.status === 'cancelled').length;
+  const done = queue.filter((u) => u.status === 'done').length;
+  clear(bar,
+    h('span', {id: 'upload-summary', class: 'help'}, queue.length ? `${done} of ${queue.length} uploaded` : ''),
+    finished ? h('button', {type: 'button', class: 'small', id: 'clear-finished', onclick: clearFinished}, 'Clear finished') : null);
+  bar.hidden = queue.length === 0;
+}
+
+function clearFinished() {
+  for (const upload of queue.filter((u) => u.status === 'done' || u.status === 'cancelled')) {
+    upload.view.item.remove();
+    queue.splice(queue.indexOf(upload), 1);
+  }
+  drawQueueActions();
+}
+
 function uploadView(upload) {
-  const bar = h('progress', {max: upload.file.size || 1, value: 0, 'aria-label': `Upload of ${upload.path}`});
+  const label = `Upload of ${upload.path}`;
+  const bar = h('progress', {max: upload.file.size || 1, value: 0, 'aria-label': label});
   const text = h('span', {class: 'upload-state'}, 'Waiting');
-  const pause = h('button', {type: 'button', class: 'small', onclick: () => togglePause(upload)}, 'Pause');
-  const retry = h('button', {type: 'button', class: 'small', hidden: true, onclick: () => { upload.status = 'waiting'; upload.attempts = 0; retry.hidden = true; pump(); }}, 'Retry');
-  const item = h('div', {class: 'upload', dataset: {path: upload.path}}, h('span', {class: 'upload-name'}, upload.path), bar, text, pause, retry);
+  const pause = h('button', {type: 'button', class: 'small pause', 'aria-label': `Pause ${upload.path}`, onclick: () => togglePause(upload)}, 'Pause');
+  const retry = h('button', {type: 'button', class: 'small retry', hidden: true, onclick: () => {
+    upload.status = 'waiting'; upload.attempts = 0; upload.error = null; paint(upload); pump();
+  }}, 'Retry');
+  const overwrite = h('button', {type: 'button', class: 'small danger overwrite', hidden: true, onclick: () => {
+    upload.overwrite = true; upload.id = null; upload.offset = 0; upload.status = 'waiting'; upload.attempts = 0; upload.error = null;
+    paint(upload); pump();
+  }}, 'Overwrite');
+  const cancel = h('button', {type: 'button', class: 'small cancel', onclick: () => cancelUpload(upload)}, 'Cancel');
+  const item = h('div', {class: 'upload', dataset: {path: upload.path}}, h('span', {class: 'upload-name'}, upload.path), bar, text,
+    h('span', {class: 'upload-buttons'}, pause, retry, overwrite, cancel));
   queueBox.append(item);
-  return {item, bar, text, pause, retry};
+  return {item, bar, text, pause, retry, overwrite, cancel};
+}
+
+function percentOf(upload, offset = upload.offset) {
+  return upload.file.size ? Math.floor((offset / upload.file.size) * 100) : 100;
 }
 
 function paint(upload) {
-  const {bar, text, pause, retry} = upload.view;
+  const {bar, text, pause, retry, overwrite, cancel} = upload.view;
   bar.value = upload.offset;
-  const percent = upload.file.size ? Math.floor((upload.offset / upload.file.size) * 100) : 100;
+  const percent = percentOf(upload);
   text.textContent = {
-    waiting: 'Waiting', uploading: `${percent}% of ${bytes(upload.file.size)}`, paused: `Paused at ${percent}%`,
-    done: `Uploaded (${bytes(upload.file.size)})`, failed: upload.error ?? 'Failed',
+    waiting: upload.error ? `${upload.error} Trying again…` : 'Waiting', uploading: `${percent}% of ${bytes(upload.file.size)}`,
+    paused: `Paused at ${percent}%`, done: `Uploaded (${bytes(upload.file.size)})`, failed: upload.error ?? 'Failed',
+    conflict: upload.error ?? 'A file with this name already exists.', cancelled: 'Cancelled',
   }[upload.status];
-  pause.hidden = upload.status === 'done' || upload.status === 'failed';
+  const over = ['done', 'cancelled'].includes(upload.status);
+  pause.hidden = over || upload.status === 'failed' || upload.status === 'conflict';
   pause.textContent = upload.status === 'paused' ? 'Resume' : 'Pause';
+  pause.setAttribute('aria-label', `${pause.textContent} ${upload.path}`);
   retry.hidden = upload.status !== 'failed';
+  overwrite.hidden = upload.status !== 'conflict';
+  cancel.hidden = over;
   upload.view.item.className = `upload ${upload.status}`;
 }
 
@@ -286,9 +360,36 @@ function togglePause(upload) {
     upload.status = 'waiting';
   } else {
     upload.status = 'paused';
+    upload.run++; // the running attempt, if any, stops at its next step and says nothing
     upload.xhr?.abort();
+    announce(`${upload.path} paused`);
+    if (upload.id) showKept(upload, upload.run);
   }
   paint(upload);
+  pump();
+}
+
+/// After a pause, the bar shows what the server kept (an aborted chunk may have partly arrived).
+async function showKept(upload, run) {
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const response = await api.request('HEAD', `${base}/uploads/${upload.id}`, {raw: true, headers: {'Tus-Resumable': '1.0.0'}});
+    const kept = Number(response.headers.get('Upload-Offset'));
+    if (upload.run === run && upload.status === 'paused' && Number.isFinite(kept)) {
+      upload.offset = kept;
+      paint(upload);
+    }
+  } catch { /* the resume asks again */ }
+}
+
+async function cancelUpload(upload) {
+  upload.status = 'cancelled';
+  upload.run++;
+  upload.xhr?.abort();
+  paint(upload);
+  // The server forgets the partial bytes at once rather than at the next sweep.
+  if (upload.id) api.del(`${base}/uploads/${upload.id}`).catch(() => {});
+  drawQueueActions();
   pump();
 }
 
@@ -297,45 +398,92 @@ function pump() {
   for (const upload of queue.filter((u) => u.status === 'waiting').slice(0, Math.max(0, parallelUploads - active))) run(upload);
 }
 
+/// Errors that another attempt cannot fix: the person has to decide or change something.
+const final = (error) => [400, 403, 413, 415, 507].includes(error.status)
+  || (error.status === 409 && !['offset_mismatch', 'upload_busy'].includes(error.code));
+
 async function run(upload) {
+  const attempt = ++upload.run;
+  const current = () => upload.run === attempt && upload.status === 'uploading';
   upload.status = 'uploading';
   paint(upload);
   try {
+    if (upload.id) {
+      // Resuming: the server's offset is the truth (an aborted chunk may have partly arrived).
+      try {
+        const response = await api.request('HEAD', `${base}/uploads/${upload.id}`, {raw: true, headers: {'Tus-Resumable': '1.0.0'}});
+        upload.offset = Number(response.headers.get('Upload-Offset') ?? upload.offset);
+      } catch (error) {
+        // Swept or finished meanwhile: start over with a new session.
+        if (error.status !== 404) throw error;
+        upload.id = null;
+        upload.offset = 0;
+      }
+    }
+    if (!current()) return;
     if (!upload.id) {
-      const answer = await api.post(`${base}/uploads`, {domain: upload.domain, path: upload.path, length: upload.file.size, overwrite: false});
+      const answer = await api.post(`${base}/uploads`, {domain: upload.domain, path: upload.path, length: upload.file.size, overwrite: upload.overwrite});
       upload.id = answer.id;
       upload.offset = answer.offset ?? 0;
-    } else {
-      // Resuming: the server's offset is the truth (a dropped chunk may have partly arrived).
-      const response = await api.request('HEAD', `${base}/uploads/${upload.id}`, {raw: true, headers: {'Tus-Resumable': '1.0.0'}});
-      upload.offset = Number(response.headers.get('Upload-Offset') ?? upload.offset);
     }
-    while (upload.offset < upload.file.size || (upload.file.size === 0 && upload.offset === 0 && !upload.sentEmpty)) {
-      if (upload.status !== 'uploading') return;
-      upload.sentEmpty = true;
+    while (upload.offset < upload.file.size) {
+      if (!current()) return;
       await sendChunk(upload);
+      upload.attempts = 0;
       paint(upload);
     }
+    if (!current()) return;
     upload.status = 'done';
+    upload.error = null;
     paint(upload);
-    if (upload.domain === state.domain) { refresh(); loadUsage(); }
+    announce(`${upload.path} uploaded`);
+    if (upload.domain === state.domain && document.getElementById('file-list')) { refresh(); loadUsage(); }
   } catch (error) {
-    if (upload.status === 'paused') return paint(upload);
+    if (upload.run !== attempt || upload.status !== 'uploading') return paint(upload);
+    if (error.status === 409 && error.code === 'exists') {
+      upload.status = 'conflict';
+      upload.id = null;
+      upload.error = `A file named ${upload.path.split('/').pop()} already exists here. Overwrite it, or cancel this upload.`;
+      paint(upload);
+      announce(upload.error);
+      return;
+    }
     upload.attempts += 1;
-    if (error.status === 409 && error.code !== 'offset_mismatch' && error.code !== 'upload_busy') upload.attempts = 99;
-    if (error.status === 413 || error.status === 507 || error.status === 403) upload.attempts = 99;
-    if (upload.attempts < 4) {
+    upload.error = explain(error, upload);
+    if (!final(error) && upload.attempts < 4) {
       upload.status = 'waiting';
       paint(upload);
-      await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** upload.attempts));
+      // Busy or mismatched offsets settle within a second; network trouble gets longer each time.
+      const delay = error.status === 409 ? 1000 : 1000 * 2 ** upload.attempts;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (upload.run !== attempt || upload.status !== 'waiting') return;
     } else {
       upload.status = 'failed';
-      upload.error = error.message;
       paint(upload);
+      announce(`${upload.path} failed: ${upload.error}`);
     }
   } finally {
+    drawQueueActions();
     pump();
   }
+}
+
+/// The server's sentence, with what it means for this file first.
+function explain(error, upload) {
+  if (error.code === 'quota_exceeded') return `This file (${bytes(upload.file.size)}) does not fit in your quota. ${error.message}`;
+  if (error.code === 'too_large') {
+    const limit = /(\d+) bytes/.exec(error.message)?.[1];
+    return `This file (${bytes(upload.file.size)}) is larger than Knot accepts${limit ? ` (at most ${bytes(limit)} per file)` : ''}.`;
+  }
+  return error.message;
+}
+
+/// Words for what an upload's answer means, when the server gave none.
+function uploadFailure(status) {
+  if (status === 0) return 'The connection dropped. Check your network; the upload continues where it stopped.';
+  if (status === 413) return 'This file is larger than your quota or the upload limit allows.';
+  if (status === 507) return 'The server has no space left for this file.';
+  return `The upload failed (${status}).`;
 }
 
 /// One chunk with XMLHttpRequest, the one browser API that reports upload progress.
@@ -350,9 +498,9 @@ function sendChunk(upload) {
     xhr.setRequestHeader('Upload-Offset', String(start));
     xhr.setRequestHeader('Tus-Resumable', '1.0.0');
     xhr.upload.onprogress = (event) => {
+      if (upload.xhr !== xhr) return;
       upload.view.bar.value = start + event.loaded;
-      const percent = upload.file.size ? Math.floor(((start + event.loaded) / upload.file.size) * 100) : 100;
-      upload.view.text.textContent = `${percent}% of ${bytes(upload.file.size)}`;
+      upload.view.text.textContent = `${percentOf(upload, start + event.loaded)}% of ${bytes(upload.file.size)}`;
     };
     xhr.onload = () => {
       upload.xhr = null;
@@ -360,13 +508,16 @@ function sendChunk(upload) {
         upload.offset = Number(xhr.getResponseHeader('Upload-Offset') ?? start + chunk.size);
         return resolve();
       }
-      let message = `The upload failed (${xhr.status}).`;
+      let message = uploadFailure(xhr.status);
       let code = 'error';
-      try { const body = JSON.parse(xhr.responseText); message = body.error.message; code = body.error.code; } catch { /* keep the plain words */ }
-      const error = new api.APIError(xhr.status, code, message);
-      reject(error);
+      try {
+        const body = JSON.parse(xhr.responseText);
+        if (body?.error?.message) message = body.error.message.charAt(0).toUpperCase() + body.error.message.slice(1) + '.';
+        code = body?.error?.code ?? code;
+      } catch { /* keep the plain words */ }
+      reject(new api.APIError(xhr.status, code, message));
     };
-    xhr.onerror = () => { upload.xhr = null; reject(new api.APIError(0, 'network', 'The connection dropped.')); };
+    xhr.onerror = () => { upload.xhr = null; reject(new api.APIError(0, 'network', uploadFailure(0))); };
     xhr.onabort = () => { upload.xhr = null; reject(new api.APIError(0, 'aborted', 'Paused.')); };
     xhr.send(chunk);
   });
