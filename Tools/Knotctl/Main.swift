@@ -17,7 +17,7 @@ struct Knotctl: AsyncParsableCommand {
         abstract: "Knot's command-line client: services, templates, files, tokens, users and teams.",
         discussion: """
             Configuration, first found wins: the flags --url/--token/--ca-file; the environment \
-            KNOT_URL, KNOT_TOKEN, KNOT_CA_FILE (Knot sets these in every service it starts, so a \
+            KNOT_URL, KNOT_TOKEN, KNOT_CA_FILE (Knot sets the first two in every service it starts, so a \
             notebook needs no setup); the file written by `knotctl login` ($KNOT_CONFIG, default \
             ~/.config/knot/config.json, mode 0600).
 
