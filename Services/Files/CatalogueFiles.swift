@@ -125,11 +125,9 @@ struct CatalogueFiles: Sendable {
         for name in names.sorted()
         where name.hasSuffix(suffix) && name.count > suffix.count && !name.hasPrefix(".") && !name.hasPrefix(UploadNames.prefix) {
             guard files.count < maxFiles else { break }
-            let fd = openat(directory.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-            guard fd >= 0 else { continue }  // a link (ELOOP), or gone meanwhile
+            // A link, something other than a file, or gone meanwhile: not part of the catalogue.
+            guard case .opened(let fd, let info) = FileOperations.openRegularFile(in: directory, name: name) else { continue }
             defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             let size = Int64(info.st_size)
             var file = CatalogueFile(
                 domain: domain, name: name, content: nil, size: size,
@@ -138,7 +136,7 @@ struct CatalogueFiles: Sendable {
                 file.problem = "the file is larger than \(maxFileBytes / 1024) KiB"
             } else if size > Int64(budget) {
                 file.problem = "the catalogue's files are larger than \(maxTotalBytes / (1024 * 1024)) MiB in all; this one was not read"
-            } else if let bytes = readAll(fd, limit: maxFileBytes) {
+            } else if let bytes = FileOperations.readAll(fd, limit: maxFileBytes) {
                 if let text = String(validatingUTF8Bytes: bytes) {
                     file.content = text
                     file.size = Int64(bytes.count)
@@ -152,22 +150,6 @@ struct CatalogueFiles: Sendable {
             files.append(file)
         }
         return files
-    }
-
-    /// At most `limit` bytes; nil on an error or when the file has grown past the limit.
-    static func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<count])
-            if bytes.count > limit { return nil }
-        }
     }
 
     static func writeAtomically(_ data: [UInt8], into directory: DirectoryHandle, name: String, path: SafePath, overwrite: Bool) throws {

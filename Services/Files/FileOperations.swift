@@ -35,6 +35,44 @@ struct FileOperations: Sendable {
         }
     }
 
+    /// A file opened for reading directly inside `directory`, only when it is a
+    /// regular file: never through a symbolic link (`O_NOFOLLOW`, so a link a
+    /// container planted is refused) and never blocking on a FIFO (`O_NONBLOCK`).
+    /// For the small files Knot itself reads: the template catalogue and the theme.
+    enum RegularFile {
+        /// The caller closes `fd`.
+        case opened(fd: Int32, info: stat)
+        case missing
+        case refused(String)
+    }
+
+    static func openRegularFile(in directory: DirectoryHandle, name: String) -> RegularFile {
+        let fd = openat(directory.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return errno == ENOENT ? .missing : .refused("cannot be opened (is it a link?)") }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return .refused("is not a regular file")
+        }
+        return .opened(fd: fd, info: info)
+    }
+
+    /// At most `limit` bytes; nil on an error or when the file has grown past the limit.
+    static func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > limit { return nil }
+        }
+    }
+
     /// The names in a folder, without `.` and `..` (the handle itself stays open and unmoved).
     static func names(in directory: DirectoryHandle) throws -> [String] {
         let copy = dup(directory.fd)

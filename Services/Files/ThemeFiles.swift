@@ -141,14 +141,16 @@ struct ThemeFiles: Sendable {
         case bytes([UInt8])
     }
 
-    /// One regular file, opened without following links and without blocking on a FIFO.
+    /// One regular file of the theme folder, whole, if it is within `limit`.
     static func readFile(in directory: DirectoryHandle, name: String, limit: Int) -> FileRead {
-        let fd = openat(directory.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return errno == ENOENT ? .missing : .problem("cannot be opened (is it a link?)") }
+        let fd: Int32, info: stat
+        switch FileOperations.openRegularFile(in: directory, name: name) {
+        case .missing: return .missing
+        case .refused(let problem): return .problem(problem)
+        case .opened(let opened, let status): (fd, info) = (opened, status)
+        }
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return .problem("is not a regular file") }
-        guard info.st_size <= limit, let bytes = CatalogueFiles.readAll(fd, limit: limit) else {
+        guard info.st_size <= limit, let bytes = FileOperations.readAll(fd, limit: limit) else {
             return .problem("is larger than \(limit / 1024) KiB")
         }
         return .bytes(bytes)

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import KnotErrors
 import KnotServiceKit
-import PostgresNIO
 
 /// Personal API tokens that the launcher asks for on a person's behalf, one
 /// per running service, so that `knotctl` (or any script) inside the service
@@ -73,18 +72,5 @@ struct ServiceAPITokens: Sendable {
             throw KnotError.notFound("no active user \"\(body.username.prefix(64))\"")
         }
         return (user.id, Self.tokenName(service: service))
-    }
-}
-
-extension APITokenStore {
-    /// Revokes the person's live tokens with this exact name; returns how many.
-    @discardableResult
-    func revoke(userID: UUID, named name: String) async throws -> Int {
-        let rows = try await database.client.query(
-            "UPDATE identity.api_tokens SET revoked_at = now() WHERE user_id = \(userID) AND name = \(name) AND revoked_at IS NULL RETURNING id",
-            logger: database.logger)
-        var count = 0
-        for try await _ in rows.decode(UUID.self) { count += 1 }
-        return count
     }
 }

@@ -29,12 +29,108 @@ public struct OpenAPIDocument: Sendable {
         public static func < (a: Operation, b: Operation) -> Bool { (a.path, a.method) < (b.path, b.method) }
     }
 
-    /// The document, as served.
+    /// The document, as served: the area's own part with the shared part merged in.
     public let json: String
 
+    /// `json` is the area's own part: info, paths and its schemas. What every
+    /// area says alike (the edge as server, the two ways to sign in, Knot's one
+    /// error shape as `#/components/responses/Error` and `#/components/schemas/Error`)
+    /// comes from `sharedJSON`; a key the area sets itself wins.
     public init(json: String) {
-        self.json = json
+        self.json = Self.merging(shared: Self.sharedJSON, into: json)
     }
+
+    static func merging(shared: String, into area: String) -> String {
+        // The documents are constants in the binaries; one that does not parse is
+        // served as written, and OpenAPIRouteTests fails on it.
+        guard let common = try? JSONSerialization.jsonObject(with: Data(shared.utf8)) as? [String: Any],
+            let own = try? JSONSerialization.jsonObject(with: Data(area.utf8)) as? [String: Any],
+            let merged = try? JSONSerialization.data(
+                withJSONObject: deepMerge(common, own), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return area }
+        return String(decoding: merged, as: UTF8.self)
+    }
+
+    /// Objects merge key by key; anything else is taken from `own`.
+    static func deepMerge(_ base: [String: Any], _ own: [String: Any]) -> [String: Any] {
+        base.merging(own) { common, mine in
+            if let common = common as? [String: Any], let mine = mine as? [String: Any] { return deepMerge(common, mine) }
+            return mine
+        }
+    }
+
+    static let sharedJSON = #"""
+{
+  "servers": [
+    {
+      "url": "/",
+      "description": "the edge: the dashboard's own address"
+    }
+  ],
+  "security": [
+    {
+      "session": []
+    },
+    {
+      "apiToken": []
+    }
+  ],
+  "components": {
+    "securitySchemes": {
+      "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "knot_session",
+        "description": "The browser session identity sets at sign-in."
+      },
+      "apiToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal API token (knot_pat_…), made at POST /api/v1/identity/tokens."
+      }
+    },
+    "responses": {
+      "Error": {
+        "description": "Any failure, in Knot's one error shape.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      }
+    },
+    "schemas": {
+      "Error": {
+        "type": "object",
+        "properties": {
+          "error": {
+            "type": "object",
+            "properties": {
+              "code": {
+                "type": "string",
+                "description": "A stable, machine-readable code (not_found, invalid_json, quota_exceeded, corrupt_archive, …)."
+              },
+              "message": {
+                "type": "string",
+                "description": "What was wrong, in words."
+              }
+            },
+            "required": [
+              "code",
+              "message"
+            ]
+          }
+        },
+        "required": [
+          "error"
+        ]
+      }
+    }
+  }
+}
+"""#
 
     /// Adds `GET openapi.json` to a service's public API group.
     public func register(on api: RouterGroup<KnotRequestContext>) {

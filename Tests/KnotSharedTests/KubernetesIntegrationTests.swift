@@ -168,7 +168,12 @@ final class KubernetesIntegrationTests: KubeDoubleTestCase {
         let quota = try await runtime.client.get(ResourceQuota.self, "knot-quota", namespace: "knot-ada")
         try await runtime.provision(ada)
         let again = try await runtime.client.get(ResourceQuota.self, "knot-quota", namespace: "knot-ada")
-        XCTAssertEqual(quota.metadata.resourceVersion, again.metadata.resourceVersion, "provisioning twice changes nothing")
+        // The double's quota controller writes the quota's status (what is used) on its
+        // own schedule, as Kubernetes does, which moves resourceVersion; what Knot
+        // writes is the spec (generation moves only with it) and the metadata.
+        XCTAssertEqual(quota.metadata.generation, again.metadata.generation, "provisioning twice changes nothing")
+        XCTAssertEqual(quota.metadata.labels, again.metadata.labels, "provisioning twice changes nothing")
+        XCTAssertEqual(quota.metadata.annotations, again.metadata.annotations, "provisioning twice changes nothing")
         let claim = try await runtime.client.get(PersistentVolumeClaim.self, "knot-private", namespace: "knot-ada")
         XCTAssertEqual(claim.spec.volumeName, "knot-ada-private")
         let namespace = try await runtime.client.get(Namespace.self, "knot-ada")

@@ -248,6 +248,9 @@ struct ImagesAPI: Sendable {
             body: body)
     }
 
+    /// How a spooled upload is named in errors (it has no path of its own).
+    static let spoolPath = SafePath(components: ["image upload"])
+
     /// A direct upload lands in an already-unlinked temporary file beside the
     /// domains, so it takes no one's quota and leaves nothing on disk whatever happens.
     func spool(_ request: Request) async throws -> (FileDescriptorBox, Int64) {
@@ -267,21 +270,8 @@ struct ImagesAPI: Sendable {
         var written: Int64 = 0
         for try await chunk in request.body {
             guard written + Int64(chunk.readableBytes) <= limit else { throw KnotError.tooLarge("uploads are limited to \(limit) bytes") }
-            let offset = written
-            try await FileOperations.blocking {
-                try chunk.withUnsafeReadableBytes { raw in
-                    var done = 0
-                    while done < raw.count {
-                        let count = pwrite(file.fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
-                        guard count > 0 else {
-                            throw errno == ENOSPC
-                                ? KnotError(HTTPResponse.Status(code: 507), code: "no_space", message: "no space left for the upload")
-                                : KnotError.internalError("the upload could not be written")
-                        }
-                        done += count
-                    }
-                }
-            }
+            // Written in order from the start, so the file's own offset is the upload's.
+            try await FileOperations.blocking { try FileOperations.writeAll(fd: file.fd, chunk, path: Self.spoolPath) }
             written += Int64(chunk.readableBytes)
         }
         return (file, written)

@@ -2,7 +2,8 @@ import KnotServiceKit
 
 /// The images area's public API as an OpenAPI 3.1 document (served at
 /// `GET /api/v1/images/openapi.json`); `OpenAPIRouteTests` holds it to the
-/// routes `ImagesAPI` registers.
+/// routes `ImagesAPI` registers. The servers, sign-in schemes and error shape
+/// every area shares are added by `OpenAPIDocument`.
 enum ImagesOpenAPI {
     static let document = OpenAPIDocument(json: #"""
 {
@@ -12,20 +13,6 @@ enum ImagesOpenAPI {
     "version": "1",
     "description": "The image registry (any Registry v2 server, Harbor too) as a person sees it: repositories, tags, manifests, pushing a docker save or OCI layout tar, and deleting (admins). Served by the files service; without KNOT_REGISTRY_API_URL every operation answers 404 not_configured."
   },
-  "servers": [
-    {
-      "url": "/",
-      "description": "the edge: the dashboard's own address"
-    }
-  ],
-  "security": [
-    {
-      "session": []
-    },
-    {
-      "apiToken": []
-    }
-  ],
   "paths": {
     "/api/v1/images": {
       "get": {
@@ -438,58 +425,7 @@ enum ImagesOpenAPI {
     }
   },
   "components": {
-    "securitySchemes": {
-      "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "knot_session",
-        "description": "The browser session identity sets at sign-in."
-      },
-      "apiToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A personal API token (knot_pat_…), made at POST /api/v1/identity/tokens."
-      }
-    },
-    "responses": {
-      "Error": {
-        "description": "Any failure, in Knot's one error shape.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
-      }
-    },
-    "schemas": {
-      "Error": {
-        "type": "object",
-        "properties": {
-          "error": {
-            "type": "object",
-            "properties": {
-              "code": {
-                "type": "string",
-                "description": "A stable, machine-readable code (not_found, corrupt_archive, digest_mismatch, …)."
-              },
-              "message": {
-                "type": "string",
-                "description": "What was wrong, in words."
-              }
-            },
-            "required": [
-              "code",
-              "message"
-            ]
-          }
-        },
-        "required": [
-          "error"
-        ]
-      }
-    }
+    "schemas": {}
   }
 }
 """#)

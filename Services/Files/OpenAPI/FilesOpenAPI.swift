@@ -5,6 +5,8 @@ import KnotServiceKit
 /// route is registered under `/api/v1/files` without being listed here,
 /// or listed here without being registered; the end-to-end fuzz test
 /// (`Tests/EndToEnd/test_openapi_fuzz.py`) checks answers against the schemas.
+/// The servers, sign-in schemes and error shape every area shares are added
+/// by `OpenAPIDocument`.
 enum FilesOpenAPI {
     static let document = OpenAPIDocument(json: #"""
 {
@@ -14,20 +16,6 @@ enum FilesOpenAPI {
     "version": "1",
     "description": "Each person's private folder, the shared folder and the administrators' folder: listings, downloads, uploads (whole or resumable), moves, copies, share links and quotas."
   },
-  "servers": [
-    {
-      "url": "/",
-      "description": "the edge: the dashboard's own address"
-    }
-  ],
-  "security": [
-    {
-      "session": []
-    },
-    {
-      "apiToken": []
-    }
-  ],
   "paths": {
     "/api/v1/files/usage": {
       "get": {
@@ -1097,14 +1085,63 @@ enum FilesOpenAPI {
                 "schema": {
                   "type": "object",
                   "properties": {
-                    "title": {"type": "string"},
-                    "colours": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^#[0-9a-f]{6}$"}},
-                    "menu": {"type": "array", "items": {"type": "object", "properties": {"title": {"type": "string"}, "url": {"type": "string"}}, "required": ["title", "url"]}},
-                    "logo": {"type": ["string", "null"]},
-                    "source": {"type": "string", "enum": ["default", "admin"]},
-                    "warnings": {"type": ["array", "null"], "items": {"type": "string"}}
+                    "title": {
+                      "type": "string"
+                    },
+                    "colours": {
+                      "type": "object",
+                      "additionalProperties": {
+                        "type": "string",
+                        "pattern": "^#[0-9a-f]{6}$"
+                      }
+                    },
+                    "menu": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "properties": {
+                          "title": {
+                            "type": "string"
+                          },
+                          "url": {
+                            "type": "string"
+                          }
+                        },
+                        "required": [
+                          "title",
+                          "url"
+                        ]
+                      }
+                    },
+                    "logo": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    },
+                    "source": {
+                      "type": "string",
+                      "enum": [
+                        "default",
+                        "admin"
+                      ]
+                    },
+                    "warnings": {
+                      "type": [
+                        "array",
+                        "null"
+                      ],
+                      "items": {
+                        "type": "string"
+                      }
+                    }
                   },
-                  "required": ["title", "colours", "menu", "source"]
+                  "required": [
+                    "title",
+                    "colours",
+                    "menu",
+                    "source"
+                  ]
                 }
               }
             }
@@ -1125,9 +1162,24 @@ enum FilesOpenAPI {
           "200": {
             "description": "The logo's bytes",
             "content": {
-              "image/svg+xml": {"schema": {"type": "string", "format": "binary"}},
-              "image/png": {"schema": {"type": "string", "format": "binary"}},
-              "image/webp": {"schema": {"type": "string", "format": "binary"}}
+              "image/svg+xml": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "image/png": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "image/webp": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
             }
           },
           "304": {
@@ -1165,31 +1217,6 @@ enum FilesOpenAPI {
     }
   },
   "components": {
-    "securitySchemes": {
-      "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "knot_session",
-        "description": "The browser session identity sets at sign-in."
-      },
-      "apiToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A personal API token (knot_pat_…), made at POST /api/v1/identity/tokens."
-      }
-    },
-    "responses": {
-      "Error": {
-        "description": "Any failure, in Knot's one error shape.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
-      }
-    },
     "schemas": {
       "Place": {
         "type": "object",
@@ -1369,31 +1396,6 @@ enum FilesOpenAPI {
           "offset",
           "length",
           "location"
-        ]
-      },
-      "Error": {
-        "type": "object",
-        "properties": {
-          "error": {
-            "type": "object",
-            "properties": {
-              "code": {
-                "type": "string",
-                "description": "A stable, machine-readable code (not_found, invalid_json, …)."
-              },
-              "message": {
-                "type": "string",
-                "description": "What was wrong, in words."
-              }
-            },
-            "required": [
-              "code",
-              "message"
-            ]
-          }
-        },
-        "required": [
-          "error"
         ]
       }
     }

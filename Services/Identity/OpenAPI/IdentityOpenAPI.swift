@@ -5,6 +5,8 @@ import KnotServiceKit
 /// route is registered under `/api/v1/identity` without being listed here,
 /// or listed here without being registered; the end-to-end fuzz test
 /// (`Tests/EndToEnd/test_openapi_fuzz.py`) checks answers against the schemas.
+/// The servers, sign-in schemes and error shape every area shares are added
+/// by `OpenAPIDocument`.
 enum IdentityOpenAPI {
     static let document = OpenAPIDocument(json: #"""
 {
@@ -14,20 +16,6 @@ enum IdentityOpenAPI {
     "version": "1",
     "description": "Who is signed in, personal API tokens, passwords, and (admins) OAuth clients and signing keys. The sign-in pages, /auth/… and the OpenID Connect endpoints are described by OpenID Connect Discovery at /.well-known/openid-configuration, not here."
   },
-  "servers": [
-    {
-      "url": "/",
-      "description": "the edge: the dashboard's own address"
-    }
-  ],
-  "security": [
-    {
-      "session": []
-    },
-    {
-      "apiToken": []
-    }
-  ],
   "paths": {
     "/api/v1/identity/session": {
       "get": {
@@ -578,31 +566,6 @@ enum IdentityOpenAPI {
     }
   },
   "components": {
-    "securitySchemes": {
-      "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "knot_session",
-        "description": "The browser session identity sets at sign-in."
-      },
-      "apiToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A personal API token (knot_pat_…), made at POST /api/v1/identity/tokens."
-      }
-    },
-    "responses": {
-      "Error": {
-        "description": "Any failure, in Knot's one error shape.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
-      }
-    },
     "schemas": {
       "Client": {
         "type": "object",
@@ -832,31 +795,6 @@ enum IdentityOpenAPI {
         "required": [
           "username",
           "admin"
-        ]
-      },
-      "Error": {
-        "type": "object",
-        "properties": {
-          "error": {
-            "type": "object",
-            "properties": {
-              "code": {
-                "type": "string",
-                "description": "A stable, machine-readable code (not_found, invalid_json, …)."
-              },
-              "message": {
-                "type": "string",
-                "description": "What was wrong, in words."
-              }
-            },
-            "required": [
-              "code",
-              "message"
-            ]
-          }
-        },
-        "required": [
-          "error"
         ]
       }
     }

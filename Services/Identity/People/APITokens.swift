@@ -89,6 +89,18 @@ struct APITokenStore: Sendable {
         return false
     }
 
+    /// Revokes the person's live tokens with this exact name (a service's token
+    /// when it starts again or is deleted); returns how many.
+    @discardableResult
+    func revoke(userID: UUID, named name: String) async throws -> Int {
+        let rows = try await database.client.query(
+            "UPDATE identity.api_tokens SET revoked_at = now() WHERE user_id = \(userID) AND name = \(name) AND revoked_at IS NULL RETURNING id",
+            logger: database.logger)
+        var count = 0
+        for try await _ in rows.decode(UUID.self) { count += 1 }
+        return count
+    }
+
     func revokeAll(userID: UUID) async throws {
         try await database.client.query(
             "UPDATE identity.api_tokens SET revoked_at = now() WHERE user_id = \(userID) AND revoked_at IS NULL", logger: database.logger)

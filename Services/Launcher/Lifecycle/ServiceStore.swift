@@ -114,18 +114,10 @@ struct CullingSettings: Sendable, Equatable {
     var idleSeconds = 0
     var lifetimeSeconds = 0
 
-    /// Reads `KNOT_CULL_IDLE_MINUTES` (or, for tests, `KNOT_CULL_IDLE_SECONDS`)
-    /// and `KNOT_MAX_LIFETIME_HOURS` (or `KNOT_MAX_LIFETIME_SECONDS`).
+    /// The installation's limits (`CullingLimits`, from the environment).
     static func from(_ environment: [String: String]) throws -> CullingSettings {
-        let env = KnotEnvironment(environment)
-        func seconds(_ secondsKey: String, or key: String, times unit: Int) throws -> Int {
-            let value = env.optionalString(secondsKey) != nil ? try env.int(secondsKey, default: 0) : try env.int(key, default: 0) * unit
-            guard value >= 0 else { throw ConfigurationError(key: key, problem: "must be zero (off) or more") }
-            return value
-        }
-        return CullingSettings(
-            idleSeconds: try seconds("KNOT_CULL_IDLE_SECONDS", or: "KNOT_CULL_IDLE_MINUTES", times: 60),
-            lifetimeSeconds: try seconds("KNOT_MAX_LIFETIME_SECONDS", or: "KNOT_MAX_LIFETIME_HOURS", times: 3600))
+        let limits = try CullingLimits.from(environment)
+        return CullingSettings(idleSeconds: limits.idleSeconds, lifetimeSeconds: limits.lifetimeSeconds)
     }
 
     func idleLimit(_ record: ServiceRecord) -> Int { record.idleLimitSeconds ?? idleSeconds }

@@ -5,6 +5,8 @@ import KnotServiceKit
 /// route is registered under `/api/v1/launcher` without being listed here,
 /// or listed here without being registered; the end-to-end fuzz test
 /// (`Tests/EndToEnd/test_openapi_fuzz.py`) checks answers against the schemas.
+/// The servers, sign-in schemes and error shape every area shares are added
+/// by `OpenAPIDocument`.
 enum LauncherOpenAPI {
     static let document = OpenAPIDocument(json: #"""
 {
@@ -14,20 +16,6 @@ enum LauncherOpenAPI {
     "version": "1",
     "description": "The template catalogue and the services people run from it."
   },
-  "servers": [
-    {
-      "url": "/",
-      "description": "the edge: the dashboard's own address"
-    }
-  ],
-  "security": [
-    {
-      "session": []
-    },
-    {
-      "apiToken": []
-    }
-  ],
   "paths": {
     "/api/v1/launcher/templates": {
       "get": {
@@ -629,31 +617,6 @@ enum LauncherOpenAPI {
     }
   },
   "components": {
-    "securitySchemes": {
-      "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "knot_session",
-        "description": "The browser session identity sets at sign-in."
-      },
-      "apiToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A personal API token (knot_pat_…), made at POST /api/v1/identity/tokens."
-      }
-    },
-    "responses": {
-      "Error": {
-        "description": "Any failure, in Knot's one error shape.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
-      }
-    },
     "schemas": {
       "Variable": {
         "type": "object",
@@ -926,31 +889,6 @@ enum LauncherOpenAPI {
           "type",
           "reason",
           "message"
-        ]
-      },
-      "Error": {
-        "type": "object",
-        "properties": {
-          "error": {
-            "type": "object",
-            "properties": {
-              "code": {
-                "type": "string",
-                "description": "A stable, machine-readable code (not_found, invalid_json, …)."
-              },
-              "message": {
-                "type": "string",
-                "description": "What was wrong, in words."
-              }
-            },
-            "required": [
-              "code",
-              "message"
-            ]
-          }
-        },
-        "required": [
-          "error"
         ]
       }
     }

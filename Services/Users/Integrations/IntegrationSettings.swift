@@ -36,8 +36,7 @@ struct IntegrationSettings: Sendable, Equatable {
     var harbor: Harbor?
     var grafana: Tool?
     var gitea: Tool?
-    /// Idle culling and maximum lifetime, the launcher's own settings
-    /// (`KNOT_CULL_IDLE_MINUTES`/`_SECONDS`, `KNOT_MAX_LIFETIME_HOURS`/`_SECONDS`); 0 is off.
+    /// Idle culling and maximum lifetime, the launcher's own limits (`CullingLimits`); 0 is off.
     var cullIdleSeconds = 0
     var maxLifetimeSeconds = 0
     /// The image JupyterHub's KubeSpawner starts for each person.
@@ -89,13 +88,9 @@ struct IntegrationSettings: Sendable, Equatable {
             }
             settings.harbor = Harbor(tool: harbor, adminUsername: username, adminPassword: password, clientSecret: secret, registryHost: host)
         }
-        func seconds(_ secondsKey: String, or key: String, times unit: Int) throws -> Int {
-            let value = env.optionalString(secondsKey) != nil ? try env.int(secondsKey, default: 0) : try env.int(key, default: 0) * unit
-            guard value >= 0 else { throw ConfigurationError(key: key, problem: "must be zero (off) or more") }
-            return value
-        }
-        settings.cullIdleSeconds = try seconds("KNOT_CULL_IDLE_SECONDS", or: "KNOT_CULL_IDLE_MINUTES", times: 60)
-        settings.maxLifetimeSeconds = try seconds("KNOT_MAX_LIFETIME_SECONDS", or: "KNOT_MAX_LIFETIME_HOURS", times: 3600)
+        let culling = try CullingLimits.from(environment)
+        settings.cullIdleSeconds = culling.idleSeconds
+        settings.maxLifetimeSeconds = culling.lifetimeSeconds
         if let image = env.optionalString("KNOT_JUPYTERHUB_IMAGE") {
             guard !image.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" }) else {
                 throw ConfigurationError(key: "KNOT_JUPYTERHUB_IMAGE", problem: "must be an image reference without spaces or quotes")

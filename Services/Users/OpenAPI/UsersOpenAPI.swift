@@ -5,6 +5,8 @@ import KnotServiceKit
 /// route is registered under `/api/v1/users` without being listed here,
 /// or listed here without being registered; the end-to-end fuzz test
 /// (`Tests/EndToEnd/test_openapi_fuzz.py`) checks answers against the schemas.
+/// The servers, sign-in schemes and error shape every area shares are added
+/// by `OpenAPIDocument`.
 enum UsersOpenAPI {
     static let document = OpenAPIDocument(json: #"""
 {
@@ -14,20 +16,6 @@ enum UsersOpenAPI {
     "version": "1",
     "description": "Accounts, teams, messages and the audit trail. Every route needs a signed-in caller; admin-only routes answer 403 to others."
   },
-  "servers": [
-    {
-      "url": "/",
-      "description": "the edge: the dashboard's own address"
-    }
-  ],
-  "security": [
-    {
-      "session": []
-    },
-    {
-      "apiToken": []
-    }
-  ],
   "paths": {
     "/api/v1/users/integrations": {
       "get": {
@@ -42,18 +30,48 @@ enum UsersOpenAPI {
               "application/json": {
                 "schema": {
                   "type": "object",
-                  "required": ["integrations"],
+                  "required": [
+                    "integrations"
+                  ],
                   "properties": {
                     "integrations": {
                       "type": "array",
                       "items": {
                         "type": "object",
-                        "required": ["id", "tool", "title", "url"],
+                        "required": [
+                          "id",
+                          "tool",
+                          "title",
+                          "url"
+                        ],
                         "properties": {
-                          "id": {"type": "string", "enum": ["notebooks", "workflows", "images", "code", "metrics"]},
-                          "tool": {"type": "string", "enum": ["jupyterhub", "argo", "harbor", "gitea", "grafana"]},
-                          "title": {"type": "string"},
-                          "url": {"type": "string", "format": "uri"}
+                          "id": {
+                            "type": "string",
+                            "enum": [
+                              "notebooks",
+                              "workflows",
+                              "images",
+                              "code",
+                              "metrics"
+                            ]
+                          },
+                          "tool": {
+                            "type": "string",
+                            "enum": [
+                              "jupyterhub",
+                              "argo",
+                              "harbor",
+                              "gitea",
+                              "grafana"
+                            ]
+                          },
+                          "title": {
+                            "type": "string"
+                          },
+                          "url": {
+                            "type": "string",
+                            "format": "uri"
+                          }
                         }
                       }
                     }
@@ -79,7 +97,15 @@ enum UsersOpenAPI {
             "name": "tool",
             "in": "path",
             "required": true,
-            "schema": {"type": "string", "enum": ["jupyterhub", "grafana", "gitea", "gitea-setup"]}
+            "schema": {
+              "type": "string",
+              "enum": [
+                "jupyterhub",
+                "grafana",
+                "gitea",
+                "gitea-setup"
+              ]
+            }
           }
         ],
         "responses": {
@@ -87,7 +113,9 @@ enum UsersOpenAPI {
             "description": "The configuration file",
             "content": {
               "text/plain": {
-                "schema": {"type": "string"}
+                "schema": {
+                  "type": "string"
+                }
               }
             }
           },
@@ -1034,31 +1062,6 @@ enum UsersOpenAPI {
     }
   },
   "components": {
-    "securitySchemes": {
-      "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "knot_session",
-        "description": "The browser session identity sets at sign-in."
-      },
-      "apiToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A personal API token (knot_pat_…), made at POST /api/v1/identity/tokens."
-      }
-    },
-    "responses": {
-      "Error": {
-        "description": "Any failure, in Knot's one error shape.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
-      }
-    },
     "schemas": {
       "User": {
         "type": "object",
@@ -1297,31 +1300,6 @@ enum UsersOpenAPI {
         "required": [
           "actor",
           "action"
-        ]
-      },
-      "Error": {
-        "type": "object",
-        "properties": {
-          "error": {
-            "type": "object",
-            "properties": {
-              "code": {
-                "type": "string",
-                "description": "A stable, machine-readable code (not_found, invalid_json, …)."
-              },
-              "message": {
-                "type": "string",
-                "description": "What was wrong, in words."
-              }
-            },
-            "required": [
-              "code",
-              "message"
-            ]
-          }
-        },
-        "required": [
-          "error"
         ]
       }
     }
