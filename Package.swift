@@ -3,6 +3,17 @@ import PackageDescription
 
 // Five services, each its own executable and container; the code they share
 // lives in small library targets under Shared/.
+
+// scripts/images sets these for the release build of the images: the ICU data
+// trimmed to what the services use, linked in place of Foundation's full copy
+// (Shared/KnotICUData). Unset, that target is empty.
+let icuData: [CSetting] = {
+    let environment = Context.environment
+    guard let file = environment["KNOT_ICU_DATA"], let symbol = environment["KNOT_ICU_DATA_SYMBOL"],
+          !file.contains("\""), symbol.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+    else { return [] }
+    return [.define("KNOT_ICU_DATA_FILE", to: "\"\(file)\""), .define("KNOT_ICU_DATA_SYMBOL", to: symbol)]
+}()
 let package = Package(
     name: "knot",
     platforms: [.macOS(.v15)],
@@ -39,6 +50,7 @@ let package = Package(
     targets: [
         // MARK: Shared libraries
         .target(name: "KnotConfig", path: "Shared/KnotConfig"),
+        .target(name: "KnotICUData", path: "Shared/KnotICUData", cSettings: icuData),
         .target(
             name: "KnotLogging",
             dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -111,7 +123,7 @@ let package = Package(
         .target(
             name: "KnotServiceKit",
             dependencies: [
-                "KnotConfig", "KnotLogging", "KnotErrors", "KnotDatabase", "KnotAuth",
+                "KnotICUData", "KnotConfig", "KnotLogging", "KnotErrors", "KnotDatabase", "KnotAuth",
                 "KnotInternalClient", "KnotModels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -4,7 +4,8 @@
 # health checks, httpd for the local runtime's file server), the
 # unprivileged user 10001 "knot"), then removes what a container that runs one
 # static Swift executable never needs, package manager included, so the base
-# stays small. Keeps libc, zlib, /bin/sh and coreutils.
+# stays small. Keeps libc, libstdc++, zlib and /bin/sh (dash); busybox stands
+# in for coreutils, grep, sed, find and the other tools, as on Alpine.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get -qq update
@@ -21,14 +22,22 @@ remove="apt libapt-pkg6.0 perl-base bash login passwd libpam-modules libpam-modu
   libaudit-common libcap-ng0 libsystemd0 libudev1 libzstd1 liblz4-1 libxxhash0 \
   openssl libssl3 gpgv debian-archive-keyring tar diffutils ncurses-bin ncurses-base \
   sysvinit-utils debconf mawk hostname e2fsprogs logsave libext2fs2 libss2 libcom-err2 \
-  libcrypt1 libdebconfclient0 adduser"
-for pkg in $remove; do
-  dpkg -L "$pkg" 2>/dev/null | while IFS= read -r path; do
-    # Never a folder, nor a symbolic link to one (/bin, /lib64 with merged /usr).
-    if [ -d "$path" ]; then continue; fi
-    if [ -f "$path" ] || [ -L "$path" ]; then rm -f "$path"; fi
-  done
-done
+  libcrypt1 libdebconfclient0 adduser \
+  coreutils dpkg findutils grep sed gzip libc-bin bsdutils libgmp10 libpcre2-8-0 libselinux1 \
+  libacl1 libattr1 libbz2-1.0 liblzma5 libmd0 libtinfo6 libcap2"
+# Every file first (dpkg and rm are among what goes), then busybox removes them.
+list=/tmp/slim.files
+: >"$list"
+for pkg in $remove; do dpkg -L "$pkg" 2>/dev/null >>"$list" || true; done
+bb=/usr/bin/busybox
+while IFS= read -r path; do
+  # Never a folder, nor a symbolic link to one (/bin, /lib64 with merged /usr).
+  if [ -d "$path" ]; then continue; fi
+  if [ -f "$path" ] || [ -L "$path" ]; then $bb rm -f "$path"; fi
+done <"$list"
+$bb rm -f "$list"
+# The tools that are left: busybox's applets, as links where nothing else is.
+$bb --install -s
 rm -rf /var/lib/dpkg /var/cache/debconf /etc/apt /usr/lib/x86_64-linux-gnu/perl-base /usr/share/perl5 \
   /usr/share/debconf /usr/lib/terminfo /etc/pam.d /etc/security
 rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old \
@@ -37,7 +46,7 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/d
   /usr/lib/x86_64-linux-gnu/gconv/[A-Z]* /usr/share/zoneinfo/right /usr/share/zoneinfo/posix \
   /usr/share/perl5/Debian /usr/share/bash-completion /etc/cron.daily /etc/cron.d
 # What is left must still run.
-for tool in sh ls cat head base64 tr mv chown chmod mkdir id busybox; do
+for tool in sh ls cat head base64 tr mv rm chown chmod mkdir id stat mktemp xzcat sha256sum busybox; do
   path="$(command -v "$tool")" || { echo "slim: $tool is gone" >&2; exit 1; }
   if /lib64/ld-linux-x86-64.so.2 --list "$path" 2>&1 | grep -q "not found"; then echo "slim: $tool misses a library" >&2; exit 1; fi
 done
