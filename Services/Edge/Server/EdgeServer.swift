@@ -108,9 +108,14 @@ struct EdgeServer: Service {
             HTTP2Setting(parameter: .maxHeaderListSize, value: core.limits.maxHeadBytes),
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
         ]
+        // Large uploads from browsers come over HTTP/2: a window of 64 KiB would cap them at one
+        // window per round trip. The connection has its own window, which caps every stream on it
+        // together: left at HTTP/2's 64 KiB, it held uploads to half of HTTP/1.1's speed
+        // (scripts/bench files). 1 MiB each doubled them; larger windows bought no more here
+        // and let the edge hold more of a slow upstream's backlog in memory.
+        connection.targetWindowSize = 1 << 20
         var stream = NIOHTTP2Handler.StreamConfiguration()
-        // Large uploads from browsers come over HTTP/2: a window of 64 KiB would cap them at one window per round trip.
-        stream.targetWindowSize = 4 << 20
+        stream.targetWindowSize = 1 << 20
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
             inboundStreamInitializer: { stream in
