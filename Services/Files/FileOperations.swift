@@ -122,12 +122,7 @@ struct FileOperations: Sendable {
         var written: Int64 = 0
         var closed = false
         do {
-            // Chunks arrive as the network delivers them (often 16 KiB or less); they are
-            // gathered up to 1 MiB so that the thread pool is asked to write far less often.
-            // One buffer, sized once and reused: grown by doubling from empty, it copied
-            // every MiB again on the way (a profile of an upload showed that copying).
-            var pending = ByteBuffer()
-            pending.reserveCapacity(Self.gatherBytes + (64 << 10))
+            var writer = GatheredWriter(fd: fd, path: path)
             for try await var chunk in body {
                 written += Int64(chunk.readableBytes)
                 guard written <= maxUploadBytes else {
@@ -136,17 +131,9 @@ struct FileOperations: Sendable {
                 if let allowance, written > allowance {
                     throw Quotas.exceeded("the upload went over your quota (\(allowance) bytes were left); nothing was kept")
                 }
-                pending.writeBuffer(&chunk)
-                if pending.readableBytes >= Self.gatherBytes {
-                    let full = pending
-                    try await Self.blocking { try Self.writeAll(fd: fd, full, path: path) }
-                    pending.clear()
-                }
+                try await writer.add(&chunk)
             }
-            if pending.readableBytes > 0 {
-                let rest = pending
-                try await Self.blocking { try Self.writeAll(fd: fd, rest, path: path) }
-            }
+            try await writer.flush()
             try await Self.blocking {
                 guard fsync(fd) == 0 else { throw FileErrors.from(errno: errno, path: path) }
             }
@@ -160,9 +147,6 @@ struct FileOperations: Sendable {
             throw error
         }
     }
-
-    /// How much of an upload is gathered before one write.
-    static let gatherBytes = 1 << 20
 
     static func writeAll(fd: Int32, _ buffer: ByteBuffer, path: SafePath) throws {
         try buffer.withUnsafeReadableBytes { raw in
@@ -207,5 +191,43 @@ struct FileOperations: Sendable {
                 guard unlinkat(directory.fd, name, 0) == 0 else { throw FileErrors.from(errno: errno, path: childPath) }
             }
         }
+    }
+}
+
+/// An upload's body written to its file. Chunks arrive as the network delivers
+/// them (often 16 KiB or less); they are gathered up to 1 MiB so that the thread
+/// pool is asked to write far less often, in one buffer sized once and reused
+/// (grown by doubling from empty, it copied every MiB again on the way).
+struct GatheredWriter {
+    static let gatherBytes = 1 << 20
+
+    let fd: Int32
+    let path: SafePath
+    private var pending = ByteBuffer()
+    /// Bytes in the file so far (not counting what is still gathered).
+    private(set) var written: Int64 = 0
+
+    init(fd: Int32, path: SafePath) {
+        self.fd = fd
+        self.path = path
+        pending.reserveCapacity(Self.gatherBytes + (64 << 10))
+    }
+
+    /// Bytes received but not yet written.
+    var gathered: Int { pending.readableBytes }
+
+    mutating func add(_ chunk: inout ByteBuffer) async throws {
+        pending.writeBuffer(&chunk)
+        if pending.readableBytes >= Self.gatherBytes { try await flush() }
+    }
+
+    /// Writes what is gathered.
+    mutating func flush() async throws {
+        guard pending.readableBytes > 0 else { return }
+        let full = pending
+        let (fd, path) = (fd, path)
+        try await FileOperations.blocking { try FileOperations.writeAll(fd: fd, full, path: path) }
+        written += Int64(full.readableBytes)
+        pending.clear()
     }
 }

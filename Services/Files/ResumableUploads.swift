@@ -156,35 +156,24 @@ struct ResumableUploads: Sendable {
             throw error
         }
         // Whatever arrives is kept, even if the connection drops: the next HEAD resumes after it.
-        // Chunks are gathered (as in FileOperations.upload) so the thread pool writes per MiB,
-        // and what is gathered is written however the body ends.
-        var pending = ByteBuffer()
-        pending.reserveCapacity(FileOperations.gatherBytes + (64 << 10))
+        // Chunks are gathered as for any upload, and what is gathered is written however the body ends.
+        var writer = GatheredWriter(fd: fd, path: path)
         var refusal: KnotError?
         do {
             for try await var chunk in request.body {
-                guard offset + Int64(pending.readableBytes + chunk.readableBytes) <= record.length else {
+                guard offset + writer.written + Int64(writer.gathered + chunk.readableBytes) <= record.length else {
                     throw KnotError.tooLarge("the upload is \(record.length) bytes; more was sent")
                 }
-                pending.writeBuffer(&chunk)
-                if pending.readableBytes >= FileOperations.gatherBytes {
-                    let full = pending
-                    try await FileOperations.blocking { try FileOperations.writeAll(fd: fd, full, path: path) }
-                    offset += Int64(full.readableBytes)
-                    pending.clear()
-                }
+                try await writer.add(&chunk)
             }
         } catch let error as KnotError {
             refusal = error
         } catch {
             // The client went away; what was written (and gathered, below) stays for the next attempt.
-            context.logger.info("resumable upload interrupted", metadata: ["path": "\(path.display)", "offset": "\(offset)"])
+            context.logger.info("resumable upload interrupted", metadata: ["path": "\(path.display)", "offset": "\(offset + writer.written)"])
         }
-        if pending.readableBytes > 0 {
-            let rest = pending
-            try await FileOperations.blocking { try FileOperations.writeAll(fd: fd, rest, path: path) }
-            offset += Int64(rest.readableBytes)
-        }
+        try await writer.flush()
+        offset += writer.written
         if let refusal { throw refusal }
         _ = fsync(fd)
         try await database.client.query("UPDATE files.uploads SET touched_at = now() WHERE id = \(record.id)", logger: database.logger)

@@ -40,15 +40,10 @@ def toolchain_bin():
 @pytest.fixture(scope="module")
 def icu(tmp_path_factory):
     folder = tmp_path_factory.mktemp("icu")
-    archive = toolchain_bin().parent / "lib" / "swift_static" / "linux" / "lib_FoundationICU.a"
-    assert archive.is_file(), f"{archive} is missing"
-    symbols = subprocess.run(["nm", "-A", str(archive)], capture_output=True, text=True).stdout
-    line = next(l for l in symbols.splitlines() if l.split()[-1].startswith("icudt") and " R " in l)
-    member, symbol = line.split(":")[1], line.split()[-1]
-    subprocess.run(["ar", "x", str(archive), member], cwd=folder, check=True)
     out = folder / "icudata.dat"
-    report = subprocess.run([str(SCRIPT), str(folder / member), str(out)], capture_output=True, text=True, check=True)
-    _, full = trim.extract(str(folder / member))
+    report = subprocess.run([str(SCRIPT), str(out)], capture_output=True, text=True, check=True)
+    symbol, full = trim.extract(trim.toolchain_archive())
+    assert report.stdout.startswith(f"{symbol}:"), report.stdout
     return {"folder": folder, "symbol": symbol, "full": full, "trimmed": out.read_bytes(), "report": report.stdout}
 
 

@@ -237,13 +237,7 @@ enum ImagesOpenAPI {
       "x-knot-route": "/api/v1/images/**",
       "parameters": [
         {
-          "name": "repository",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string"
-          },
-          "description": "The repository (alice/app); percent-encode it as one segment, or give its slashes"
+          "$ref": "#/components/parameters/RepositoryPath"
         }
       ],
       "get": {
@@ -323,13 +317,7 @@ enum ImagesOpenAPI {
       "x-knot-route": "/api/v1/images/**",
       "parameters": [
         {
-          "name": "repository",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string"
-          },
-          "description": "The repository (alice/app); percent-encode it as one segment, or give its slashes"
+          "$ref": "#/components/parameters/RepositoryPath"
         },
         {
           "name": "reference",
@@ -425,7 +413,18 @@ enum ImagesOpenAPI {
     }
   },
   "components": {
-    "schemas": {}
+    "schemas": {},
+    "parameters": {
+      "RepositoryPath": {
+        "name": "repository",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        },
+        "description": "The repository (alice/app); percent-encode it as one segment, or give its slashes"
+      }
+    }
   }
 }
 """#)

@@ -356,13 +356,7 @@ enum FilesOpenAPI {
         ],
         "parameters": [
           {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string",
-              "format": "uuid"
-            }
+            "$ref": "#/components/parameters/IdPath"
           }
         ],
         "responses": {
@@ -467,13 +461,7 @@ enum FilesOpenAPI {
     "/api/v1/files/uploads/{id}": {
       "parameters": [
         {
-          "name": "id",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "format": "uuid"
-          }
+          "$ref": "#/components/parameters/IdPath"
         }
       ],
       "head": {
@@ -583,18 +571,7 @@ enum FilesOpenAPI {
       "x-knot-route": "/api/v1/files/**",
       "parameters": [
         {
-          "name": "domain",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "enum": [
-              "private",
-              "shared",
-              "admin"
-            ]
-          },
-          "description": "private (your own folder), shared (everyone's), admin (administrators)"
+          "$ref": "#/components/parameters/DomainPath"
         }
       ],
       "get": {
@@ -604,46 +581,16 @@ enum FilesOpenAPI {
         ],
         "parameters": [
           {
-            "name": "stat",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "Present: answer with the entry, not the content"
+            "$ref": "#/components/parameters/Stat"
           },
           {
-            "name": "archive",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "zip",
-                "tar"
-              ]
-            },
-            "description": "A folder as one streamed archive"
+            "$ref": "#/components/parameters/Archive"
           },
           {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 10000
-            },
-            "description": "A folder listing's page size"
+            "$ref": "#/components/parameters/Limit"
           },
           {
-            "name": "after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The name the previous page ended with"
+            "$ref": "#/components/parameters/After"
           }
         ],
         "responses": {
@@ -694,46 +641,16 @@ enum FilesOpenAPI {
         ],
         "parameters": [
           {
-            "name": "stat",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "Present: answer with the entry, not the content"
+            "$ref": "#/components/parameters/Stat"
           },
           {
-            "name": "archive",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "zip",
-                "tar"
-              ]
-            },
-            "description": "A folder as one streamed archive"
+            "$ref": "#/components/parameters/Archive"
           },
           {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 10000
-            },
-            "description": "A folder listing's page size"
+            "$ref": "#/components/parameters/Limit"
           },
           {
-            "name": "after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The name the previous page ended with"
+            "$ref": "#/components/parameters/After"
           }
         ],
         "responses": {
@@ -750,18 +667,7 @@ enum FilesOpenAPI {
       "x-knot-route": "/api/v1/files/**",
       "parameters": [
         {
-          "name": "domain",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "enum": [
-              "private",
-              "shared",
-              "admin"
-            ]
-          },
-          "description": "private (your own folder), shared (everyone's), admin (administrators)"
+          "$ref": "#/components/parameters/DomainPath"
         },
         {
           "name": "path",
@@ -780,71 +686,25 @@ enum FilesOpenAPI {
         ],
         "parameters": [
           {
-            "name": "stat",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "Present: answer with the entry, not the content"
+            "$ref": "#/components/parameters/Stat"
           },
           {
-            "name": "archive",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "zip",
-                "tar"
-              ]
-            },
-            "description": "A folder as one streamed archive"
+            "$ref": "#/components/parameters/Archive"
           },
           {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 10000
-            },
-            "description": "A folder listing's page size"
+            "$ref": "#/components/parameters/Limit"
           },
           {
-            "name": "after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The name the previous page ended with"
+            "$ref": "#/components/parameters/After"
           },
           {
-            "name": "Range",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "bytes=first-last, one range"
+            "$ref": "#/components/parameters/RangeHeader"
           },
           {
-            "name": "If-None-Match",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
+            "$ref": "#/components/parameters/IfNoneMatchHeader"
           },
           {
-            "name": "If-Range",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
+            "$ref": "#/components/parameters/IfRangeHeader"
           }
         ],
         "responses": {
@@ -893,71 +753,25 @@ enum FilesOpenAPI {
         ],
         "parameters": [
           {
-            "name": "stat",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "Present: answer with the entry, not the content"
+            "$ref": "#/components/parameters/Stat"
           },
           {
-            "name": "archive",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "zip",
-                "tar"
-              ]
-            },
-            "description": "A folder as one streamed archive"
+            "$ref": "#/components/parameters/Archive"
           },
           {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 10000
-            },
-            "description": "A folder listing's page size"
+            "$ref": "#/components/parameters/Limit"
           },
           {
-            "name": "after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The name the previous page ended with"
+            "$ref": "#/components/parameters/After"
           },
           {
-            "name": "Range",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "bytes=first-last, one range"
+            "$ref": "#/components/parameters/RangeHeader"
           },
           {
-            "name": "If-None-Match",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
+            "$ref": "#/components/parameters/IfNoneMatchHeader"
           },
           {
-            "name": "If-Range",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
+            "$ref": "#/components/parameters/IfRangeHeader"
           }
         ],
         "responses": {
@@ -1397,6 +1211,98 @@ enum FilesOpenAPI {
           "length",
           "location"
         ]
+      }
+    },
+    "parameters": {
+      "IdPath": {
+        "name": "id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "format": "uuid"
+        }
+      },
+      "DomainPath": {
+        "name": "domain",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "enum": [
+            "private",
+            "shared",
+            "admin"
+          ]
+        },
+        "description": "private (your own folder), shared (everyone's), admin (administrators)"
+      },
+      "Stat": {
+        "name": "stat",
+        "in": "query",
+        "required": false,
+        "schema": {
+          "type": "string"
+        },
+        "description": "Present: answer with the entry, not the content"
+      },
+      "Archive": {
+        "name": "archive",
+        "in": "query",
+        "required": false,
+        "schema": {
+          "type": "string",
+          "enum": [
+            "zip",
+            "tar"
+          ]
+        },
+        "description": "A folder as one streamed archive"
+      },
+      "Limit": {
+        "name": "limit",
+        "in": "query",
+        "required": false,
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 10000
+        },
+        "description": "A folder listing's page size"
+      },
+      "After": {
+        "name": "after",
+        "in": "query",
+        "required": false,
+        "schema": {
+          "type": "string"
+        },
+        "description": "The name the previous page ended with"
+      },
+      "RangeHeader": {
+        "name": "Range",
+        "in": "header",
+        "required": false,
+        "schema": {
+          "type": "string"
+        },
+        "description": "bytes=first-last, one range"
+      },
+      "IfNoneMatchHeader": {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": false,
+        "schema": {
+          "type": "string"
+        }
+      },
+      "IfRangeHeader": {
+        "name": "If-Range",
+        "in": "header",
+        "required": false,
+        "schema": {
+          "type": "string"
+        }
       }
     }
   }

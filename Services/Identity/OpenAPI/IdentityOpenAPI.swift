@@ -108,14 +108,7 @@ enum IdentityOpenAPI {
     "/api/v1/identity/clients/{id}": {
       "parameters": [
         {
-          "name": "id",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "The client_id"
+          "$ref": "#/components/parameters/IdPath"
         }
       ],
       "get": {
@@ -206,14 +199,7 @@ enum IdentityOpenAPI {
     "/api/v1/identity/clients/{id}/secret": {
       "parameters": [
         {
-          "name": "id",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "The client_id"
+          "$ref": "#/components/parameters/IdPath"
         }
       ],
       "post": {
@@ -796,6 +782,18 @@ enum IdentityOpenAPI {
           "username",
           "admin"
         ]
+      }
+    },
+    "parameters": {
+      "IdPath": {
+        "name": "id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "maxLength": 128
+        },
+        "description": "The client_id"
       }
     }
   }

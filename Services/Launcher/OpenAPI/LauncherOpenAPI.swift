@@ -305,14 +305,7 @@ enum LauncherOpenAPI {
     "/api/v1/launcher/services/{name}": {
       "parameters": [
         {
-          "name": "name",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "A service's name"
+          "$ref": "#/components/parameters/NamePath"
         }
       ],
       "get": {
@@ -372,14 +365,7 @@ enum LauncherOpenAPI {
     "/api/v1/launcher/services/{name}/stop": {
       "parameters": [
         {
-          "name": "name",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "A service's name"
+          "$ref": "#/components/parameters/NamePath"
         }
       ],
       "post": {
@@ -407,14 +393,7 @@ enum LauncherOpenAPI {
     "/api/v1/launcher/services/{name}/start": {
       "parameters": [
         {
-          "name": "name",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "A service's name"
+          "$ref": "#/components/parameters/NamePath"
         }
       ],
       "post": {
@@ -452,14 +431,7 @@ enum LauncherOpenAPI {
     "/api/v1/launcher/services/{name}/upgrade": {
       "parameters": [
         {
-          "name": "name",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "A service's name"
+          "$ref": "#/components/parameters/NamePath"
         }
       ],
       "post": {
@@ -487,14 +459,7 @@ enum LauncherOpenAPI {
     "/api/v1/launcher/services/{name}/events": {
       "parameters": [
         {
-          "name": "name",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "A service's name"
+          "$ref": "#/components/parameters/NamePath"
         }
       ],
       "get": {
@@ -533,14 +498,7 @@ enum LauncherOpenAPI {
     "/api/v1/launcher/services/{name}/logs": {
       "parameters": [
         {
-          "name": "name",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 128
-          },
-          "description": "A service's name"
+          "$ref": "#/components/parameters/NamePath"
         }
       ],
       "get": {
@@ -890,6 +848,18 @@ enum LauncherOpenAPI {
           "reason",
           "message"
         ]
+      }
+    },
+    "parameters": {
+      "NamePath": {
+        "name": "name",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "maxLength": 128
+        },
+        "description": "A service's name"
       }
     }
   }

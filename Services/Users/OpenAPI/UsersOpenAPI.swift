@@ -228,14 +228,7 @@ enum UsersOpenAPI {
             }
           },
           {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 1000
-            }
+            "$ref": "#/components/parameters/Limit"
           },
           {
             "name": "offset",
@@ -300,14 +293,7 @@ enum UsersOpenAPI {
             "description": "Admins: only entries about this person"
           },
           {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 1000
-            }
+            "$ref": "#/components/parameters/Limit"
           }
         ],
         "responses": {
@@ -457,14 +443,7 @@ enum UsersOpenAPI {
     "/api/v1/users/{username}": {
       "parameters": [
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "get": {
@@ -574,14 +553,7 @@ enum UsersOpenAPI {
     "/api/v1/users/{username}/activate": {
       "parameters": [
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "post": {
@@ -609,14 +581,7 @@ enum UsersOpenAPI {
     "/api/v1/users/{username}/deactivate": {
       "parameters": [
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "post": {
@@ -644,14 +609,7 @@ enum UsersOpenAPI {
     "/api/v1/users/{username}/promote": {
       "parameters": [
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "post": {
@@ -679,14 +637,7 @@ enum UsersOpenAPI {
     "/api/v1/users/{username}/demote": {
       "parameters": [
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "post": {
@@ -714,14 +665,7 @@ enum UsersOpenAPI {
     "/api/v1/users/{username}/reconcile": {
       "parameters": [
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "post": {
@@ -854,14 +798,7 @@ enum UsersOpenAPI {
     "/api/v1/users/teams/{team}": {
       "parameters": [
         {
-          "name": "team",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A team's name"
+          "$ref": "#/components/parameters/TeamPath"
         }
       ],
       "get": {
@@ -932,14 +869,7 @@ enum UsersOpenAPI {
     "/api/v1/users/teams/{team}/members": {
       "parameters": [
         {
-          "name": "team",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A team's name"
+          "$ref": "#/components/parameters/TeamPath"
         }
       ],
       "post": {
@@ -994,24 +924,10 @@ enum UsersOpenAPI {
     "/api/v1/users/teams/{team}/members/{username}": {
       "parameters": [
         {
-          "name": "team",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A team's name"
+          "$ref": "#/components/parameters/TeamPath"
         },
         {
-          "name": "username",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 64
-          },
-          "description": "A person's username"
+          "$ref": "#/components/parameters/UsernamePath"
         }
       ],
       "delete": {
@@ -1301,6 +1217,38 @@ enum UsersOpenAPI {
           "actor",
           "action"
         ]
+      }
+    },
+    "parameters": {
+      "Limit": {
+        "name": "limit",
+        "in": "query",
+        "required": false,
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+        }
+      },
+      "UsernamePath": {
+        "name": "username",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "maxLength": 64
+        },
+        "description": "A person's username"
+      },
+      "TeamPath": {
+        "name": "team",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "maxLength": 64
+        },
+        "description": "A team's name"
       }
     }
   }
