@@ -69,7 +69,13 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     private var upstreamNeedsFlush = false
     private var downstreamNeedsFlush = false
     private var closeAfterResponse = false
+    /// When the upstream's answer must have begun; nil while none is awaited.
+    private var responseDeadline: NIODeadline?
+    /// At most one timer per connection, checked lazily like the connection
+    /// guard's: a request moves the deadline, it does not schedule and cancel
+    /// a timer of its own (which cost a heap insertion and removal each).
     private var responseTimer: Scheduled<Void>?
+    private var responseTimerDeadline: NIODeadline?
 
     init(core: EdgeCore, isHTTP2: Bool, connectionGuard: ConnectionGuard?, clientAddress: String?) {
         self.core = core
@@ -83,7 +89,11 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         pool = core.pool(for: context.eventLoop)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        responseTimer?.cancel()
+        responseTimer = nil
+    }
 
     /// This event loop's upstream connections, looked up once per client connection (in `handlerAdded`).
     private var pool: UpstreamPool!
@@ -357,6 +367,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         exchange.destination = destination
         if case .service = destination.hop { core.activity.record(host: destination.publicHost) }
         if !isHTTP2, exchange.head.version == .http1_1, !exchange.retried,
+            exchange.head.headers.contains(name: "expect"),
             exchange.head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" })
         {
             // The upstream never sees the expectation (it is hop-by-hop here); the client is told to go on at once.
@@ -368,8 +379,12 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             for: exchange.head, path: destination.pathPrefix + exchange.head.uri, destination: destination, forwarding: forwarding,
             bodyLength: exchange.bodyLength)
         self.exchange = exchange
+        if let connection = pool.idleConnection(to: destination.address) {
+            attach(connection)
+            return
+        }
         state = .connecting
-        pool.acquire(destination.address).assumeIsolated().whenComplete { [self] result in
+        pool.connect(destination.address).assumeIsolated().whenComplete { [self] result in
             guard case .connecting = state, self.context != nil else {
                 if case .success(let connection) = result { connection.channel.close(promise: nil) }
                 return
@@ -394,21 +409,39 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         for part in queued { connection.channel.write(part, promise: nil) }
         queued.removeAll()
         connection.channel.flush()
-        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .interval(destination.timeout)) { [self] in
-            responseTimer = nil
-            guard case .forwarding = state, let exchange = self.exchange, !exchange.responseStarted else { return }
-            detachUpstream(reuse: false)
-            state = .idle
-            upstreamUnavailable(timedOut: true)
-        }
+        awaitResponse(by: .now() + .interval(destination.timeout), context: context)
         resumeReading()
+    }
+
+    private func awaitResponse(by deadline: NIODeadline, context: ChannelHandlerContext) {
+        responseDeadline = deadline
+        if responseTimer != nil, let scheduled = responseTimerDeadline, scheduled <= deadline { return }
+        responseTimer?.cancel()
+        responseTimerDeadline = deadline
+        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            responseTimer = nil
+            responseTimerDeadline = nil
+            responseTimerFired()
+        }
+    }
+
+    private func responseTimerFired() {
+        guard let deadline = responseDeadline, let context else { return }
+        guard deadline <= .now() else {
+            awaitResponse(by: deadline, context: context)
+            return
+        }
+        responseDeadline = nil
+        guard case .forwarding = state, let exchange = self.exchange, !exchange.responseStarted else { return }
+        detachUpstream(reuse: false)
+        state = .idle
+        upstreamUnavailable(timedOut: true)
     }
 
     private func detachUpstream(reuse: Bool) {
         guard let connection = upstream else { return }
         upstream = nil
-        responseTimer?.cancel()
-        responseTimer = nil
+        responseDeadline = nil
         if reuse {
             pool.release(connection)
         } else {
@@ -444,8 +477,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         guard let context, exchange != nil else { return }
         switch part {
         case .head(let answer):
-            responseTimer?.cancel()
-            responseTimer = nil
+            responseDeadline = nil
             if answer.status == .switchingProtocols {
                 guard exchange!.upgrade != nil else {
                     // A 101 nobody asked for cannot be relayed honestly.
@@ -494,10 +526,9 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     func upstreamClosed() {
-        guard let connection = upstream, var exchange else { return }
+        guard let connection = upstream, let exchange else { return }
         upstream = nil
-        responseTimer?.cancel()
-        responseTimer = nil
+        responseDeadline = nil
         if case .upgraded = state { return }
         guard !exchange.responseStarted else {
             // Part of an answer is out; cutting the connection is the only honest end.

@@ -42,15 +42,16 @@ final class UpstreamPool {
         self.eventLoop = eventLoop
     }
 
-    /// An idle connection if one is open, else a new one.
-    func acquire(_ address: UpstreamAddress) -> EventLoopFuture<UpstreamConnection> {
+    /// An idle connection to the address that is still open, if there is one.
+    /// Taken at once, without a future: most requests find one.
+    func idleConnection(to address: UpstreamAddress) -> UpstreamConnection? {
         while let connection = idle[address]?.popLast() {
             if connection.channel.isActive {
                 connection.reused = true
-                return eventLoop.makeSucceededFuture(connection)
+                return connection
             }
         }
-        return connect(address)
+        return nil
     }
 
     func connect(_ address: UpstreamAddress) -> EventLoopFuture<UpstreamConnection> {
@@ -65,9 +66,15 @@ final class UpstreamPool {
             }
             .connect(host: address.host, port: address.port)
             .assumeIsolated()
-            .flatMapThrowing { channel in
+            .flatMapThrowing { [weak self] channel in
                 let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-                return UpstreamConnection(channel: channel, handler: handler, address: address)
+                let connection = UpstreamConnection(channel: channel, handler: handler, address: address)
+                // Set once for the connection's life, not on every return to the pool.
+                handler.onIdleClose = { [weak self, weak connection] in
+                    guard let self, let connection else { return }
+                    self.idle[connection.address]?.removeAll { $0 === connection }
+                }
+                return connection
             }
             .nonisolated()
     }
@@ -76,17 +83,12 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection) {
         connection.handler.delegate = nil
         guard connection.channel.isActive else { return }
-        var list = idle[connection.address] ?? []
-        guard list.count < maxIdlePerAddress else {
+        guard (idle[connection.address]?.count ?? 0) < maxIdlePerAddress else {
             connection.channel.close(promise: nil)
             return
         }
-        list.append(connection)
-        idle[connection.address] = list
-        connection.handler.onIdleClose = { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            self.idle[connection.address]?.removeAll { $0 === connection }
-        }
+        // Appended in place: a copy of the list taken out and put back made every release copy it.
+        idle[connection.address, default: []].append(connection)
     }
 }
 
@@ -98,7 +100,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     weak var delegate: UpstreamDelegate?
-    /// Set while idle in the pool, so a connection the upstream closes leaves the pool.
+    /// Takes the connection out of its pool when it closes while idle (no delegate).
     var onIdleClose: (() -> Void)?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
@@ -125,10 +127,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let onIdleClose {
-            self.onIdleClose = nil
-            onIdleClose()
-        }
+        let onIdleClose = self.onIdleClose
+        self.onIdleClose = nil
+        // Serving no request: it may be waiting in the pool, which lets it go.
+        if delegate == nil { onIdleClose?() }
         let delegate = self.delegate
         self.delegate = nil
         delegate?.upstreamClosed()
@@ -154,7 +156,6 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func attach(_ delegate: UpstreamDelegate) {
-        onIdleClose = nil
         self.delegate = delegate
     }
 }

@@ -109,12 +109,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func arm() {
-        guard let context, let deadline else {
-            timer?.cancel()
-            timer = nil
-            timerDeadline = nil
-            return
-        }
+        // A phase without a deadline leaves any timer running: it finds nothing
+        // to do when it fires. Cancelling and scheduling again on every request
+        // (a heap removal and insertion each) cost the edge about 5% of its CPU.
+        guard let context, let deadline else { return }
         // A timer that fires no later than needed stays; it re-checks when it fires.
         if let scheduled = timerDeadline, timer != nil, scheduled <= deadline { return }
         timer?.cancel()

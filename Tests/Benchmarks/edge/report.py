@@ -3,7 +3,9 @@ and ws_hold.py's output.
 
     report.py WORK_DIR 'wrk settings'
 
-reads WORK_DIR/{a,b1,b2,c}.wrk (any may be missing) and WORK_DIR/ws.out.
+reads WORK_DIR/{a,b1,b2,c}.wrk (any may be missing), WORK_DIR/{a,b1,b2,c}.cpu
+(the CPU seconds the serving processes used during that run) and
+WORK_DIR/ws.out.
 Exits 1 when a run had errors or the WebSocket part could not be measured.
 """
 import os
@@ -24,6 +26,14 @@ def ms(text):
     return float(number) * UNITS[unit]
 
 
+def duration(settings):
+    """wrk's -d in seconds (its default is 10 s)."""
+    match = re.search(r"-d\s*(\d+(?:\.\d+)?)(ms|s|m|h)?\b", settings)
+    if not match:
+        return 10.0
+    return float(match.group(1)) * {"ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+
+
 def parse(path):
     text = open(path).read()
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
@@ -32,6 +42,9 @@ def parse(path):
     if not (rate and p50 and p99):
         return {"broken": text.strip().splitlines()[-1:] or ["no output"]}
     result = {"rps": float(rate.group(1)), "p50": ms(p50.group(1)), "p99": ms(p99.group(1)), "errors": []}
+    total = re.search(r"^\s*(\d+) requests in ", text, re.M)
+    if total:
+        result["requests"] = int(total.group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if non2xx:
         result["errors"].append(f"{non2xx.group(1)} non-2xx/3xx answers")
@@ -48,10 +61,15 @@ def main():
         path = os.path.join(work, f"{key}.wrk")
         if os.path.exists(path):
             runs[key] = parse(path)
+            cpu_path = os.path.join(work, f"{key}.cpu")
+            if "rps" in runs[key] and os.path.exists(cpu_path):
+                seconds = float(open(cpu_path).read().strip() or "nan")
+                requests = runs[key].get("requests") or runs[key]["rps"] * duration(settings)
+                runs[key]["cpu_us"] = seconds / requests * 1e6 if requests > 0 else float("nan")
     failed = False
     print()
     print(f"Edge: GET / of a small upstream (nginx, keep-alive) over HTTPS, keep-alive; wrk {settings}")
-    print(f"  {'':40} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"  {'':40} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/request':>15}")
     for key, name in NAMES.items():
         run = runs.get(key)
         if run is None:
@@ -61,7 +79,8 @@ def main():
             print(f"  {name:40} wrk failed: {run['broken'][0]}")
             failed = True
         else:
-            print(f"  {name:40} {run['rps']:11.0f} {run['p50']:8.2f} {run['p99']:8.2f}"
+            cpu = f"{run['cpu_us']:15.1f}" if "cpu_us" in run else f"{'-':>15}"
+            print(f"  {name:40} {run['rps']:11.0f} {run['p50']:8.2f} {run['p99']:8.2f} {cpu}"
                   + (f"   ({'; '.join(run['errors'])})" if run["errors"] else ""))
             failed |= bool(run["errors"])
     good = {k: v for k, v in runs.items() if "rps" in v}
@@ -72,7 +91,9 @@ def main():
             if key in good:
                 peer = good[key]
                 label = f"(c)/({key})"
-                print(f"    {label:9} throughput {c['rps'] / peer['rps']:5.2f}x   p99 {c['p99'] / peer['p99']:5.2f}x   ({goal})")
+                cpu = (f"   CPU per request {c['cpu_us'] / peer['cpu_us']:5.2f}x"
+                       if "cpu_us" in c and "cpu_us" in peer else "")
+                print(f"    {label:9} throughput {c['rps'] / peer['rps']:5.2f}x   p99 {c['p99'] / peer['p99']:5.2f}x{cpu}   ({goal})")
 
     ws_path = os.path.join(work, "ws.out")
     if os.path.exists(ws_path):
