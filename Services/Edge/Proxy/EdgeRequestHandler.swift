@@ -71,11 +71,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     private var closeAfterResponse = false
     /// When the upstream's answer must have begun; nil while none is awaited.
     private var responseDeadline: NIODeadline?
-    /// At most one timer per connection, checked lazily like the connection
-    /// guard's: a request moves the deadline, it does not schedule and cancel
-    /// a timer of its own (which cost a heap insertion and removal each).
-    private var responseTimer: Scheduled<Void>?
-    private var responseTimerDeadline: NIODeadline?
+    private var responseTimer = DeadlineTimer()
 
     init(core: EdgeCore, isHTTP2: Bool, connectionGuard: ConnectionGuard?, clientAddress: String?) {
         self.core = core
@@ -91,8 +87,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        responseTimer?.cancel()
-        responseTimer = nil
+        responseTimer.cancel()
     }
 
     /// This event loop's upstream connections, looked up once per client connection (in `handlerAdded`).
@@ -367,7 +362,6 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         exchange.destination = destination
         if case .service = destination.hop { core.activity.record(host: destination.publicHost) }
         if !isHTTP2, exchange.head.version == .http1_1, !exchange.retried,
-            exchange.head.headers.contains(name: "expect"),
             exchange.head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" })
         {
             // The upstream never sees the expectation (it is hop-by-hop here); the client is told to go on at once.
@@ -415,12 +409,8 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     private func awaitResponse(by deadline: NIODeadline, context: ChannelHandlerContext) {
         responseDeadline = deadline
-        if responseTimer != nil, let scheduled = responseTimerDeadline, scheduled <= deadline { return }
-        responseTimer?.cancel()
-        responseTimerDeadline = deadline
-        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            responseTimer = nil
-            responseTimerDeadline = nil
+        responseTimer.arm(by: deadline, on: context.eventLoop) { [self] in
+            responseTimer.fired()
             responseTimerFired()
         }
     }

@@ -26,14 +26,6 @@ def ms(text):
     return float(number) * UNITS[unit]
 
 
-def duration(settings):
-    """wrk's -d in seconds (its default is 10 s)."""
-    match = re.search(r"-d\s*(\d+(?:\.\d+)?)(ms|s|m|h)?\b", settings)
-    if not match:
-        return 10.0
-    return float(match.group(1)) * {"ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
-
-
 def parse(path):
     text = open(path).read()
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
@@ -62,10 +54,8 @@ def main():
         if os.path.exists(path):
             runs[key] = parse(path)
             cpu_path = os.path.join(work, f"{key}.cpu")
-            if "rps" in runs[key] and os.path.exists(cpu_path):
-                seconds = float(open(cpu_path).read().strip() or "nan")
-                requests = runs[key].get("requests") or runs[key]["rps"] * duration(settings)
-                runs[key]["cpu_us"] = seconds / requests * 1e6 if requests > 0 else float("nan")
+            if runs[key].get("requests") and os.path.exists(cpu_path):
+                runs[key]["cpu_us"] = float(open(cpu_path).read()) / runs[key]["requests"] * 1e6
     failed = False
     print()
     print(f"Edge: GET / of a small upstream (nginx, keep-alive) over HTTPS, keep-alive; wrk {settings}")
