@@ -51,6 +51,7 @@ let package = Package(
         // MARK: Shared libraries
         .target(name: "KnotConfig", path: "Shared/KnotConfig"),
         .target(name: "KnotICUData", path: "Shared/KnotICUData", cSettings: icuData),
+        .target(name: "KnotLinuxCalls", path: "Shared/KnotLinuxCalls"),
         .target(
             name: "KnotLogging",
             dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -175,7 +176,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "KnotFiles",
-            dependencies: ["KnotServiceKit"],
+            dependencies: ["KnotServiceKit", "KnotLinuxCalls"],
             path: "Services/Files",
             exclude: ["Containerfile"]
         ),
@@ -234,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "KnotServicesTests",
             dependencies: [
-                "KnotIdentity", "KnotUsers", "KnotLauncher", "KnotFiles", "KnotEdge",
+                "KnotIdentity", "KnotUsers", "KnotLauncher", "KnotFiles", "KnotEdge", "KnotLinuxCalls",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/KnotServicesTests"

@@ -18,6 +18,8 @@ struct FileEntry: Codable, Sendable {
 /// calls run on NIO's thread pool, never on an event loop.
 struct FileOperations: Sendable {
     let maxUploadBytes: Int64
+    /// Whether uploads may bypass the page cache (see `UploadWriter`).
+    var directUploads = true
 
     static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive(work)
@@ -121,8 +123,8 @@ struct FileOperations: Sendable {
         FileOwnership.adopt(fd)
         var written: Int64 = 0
         var closed = false
+        var writer = UploadWriter(fd: fd, path: path, startingAt: 0, direct: directUploads)
         do {
-            var writer = GatheredWriter(fd: fd, path: path)
             for try await var chunk in body {
                 written += Int64(chunk.readableBytes)
                 guard written <= maxUploadBytes else {
@@ -142,7 +144,10 @@ struct FileOperations: Sendable {
             try Transfers.move(from: directory, temporary, to: directory, name, overwrite: overwrite, path: path)
             return written
         } catch {
-            if !closed { close(fd) }
+            if !closed {
+                await writer.abandon()
+                close(fd)
+            }
             unlinkat(directory.fd, temporary, 0)
             throw error
         }
@@ -191,43 +196,5 @@ struct FileOperations: Sendable {
                 guard unlinkat(directory.fd, name, 0) == 0 else { throw FileErrors.from(errno: errno, path: childPath) }
             }
         }
-    }
-}
-
-/// An upload's body written to its file. Chunks arrive as the network delivers
-/// them (often 16 KiB or less); they are gathered up to 1 MiB so that the thread
-/// pool is asked to write far less often, in one buffer sized once and reused
-/// (grown by doubling from empty, it copied every MiB again on the way).
-struct GatheredWriter {
-    static let gatherBytes = 1 << 20
-
-    let fd: Int32
-    let path: SafePath
-    private var pending = ByteBuffer()
-    /// Bytes in the file so far (not counting what is still gathered).
-    private(set) var written: Int64 = 0
-
-    init(fd: Int32, path: SafePath) {
-        self.fd = fd
-        self.path = path
-        pending.reserveCapacity(Self.gatherBytes + (64 << 10))
-    }
-
-    /// Bytes received but not yet written.
-    var gathered: Int { pending.readableBytes }
-
-    mutating func add(_ chunk: inout ByteBuffer) async throws {
-        pending.writeBuffer(&chunk)
-        if pending.readableBytes >= Self.gatherBytes { try await flush() }
-    }
-
-    /// Writes what is gathered.
-    mutating func flush() async throws {
-        guard pending.readableBytes > 0 else { return }
-        let full = pending
-        let (fd, path) = (fd, path)
-        try await FileOperations.blocking { try FileOperations.writeAll(fd: fd, full, path: path) }
-        written += Int64(full.readableBytes)
-        pending.clear()
     }
 }

@@ -8,7 +8,9 @@ struct FilesMain {
     static func main() async throws {
         let host = try await ServiceHost.bootstrap(service: "files")
         let maxUpload = try KnotEnvironment().int("KNOT_MAX_UPLOAD_BYTES", default: 10 * 1024 * 1024 * 1024)
-        var app = FilesApp(host: host, operations: FileOperations(maxUploadBytes: Int64(maxUpload)))
+        var operations = FileOperations(maxUploadBytes: Int64(maxUpload))
+        operations.directUploads = try KnotEnvironment().bool("KNOT_FILES_DIRECT_UPLOADS", default: true)
+        var app = FilesApp(host: host, operations: operations)
         app.quotas = Quotas(
             maxBytes: Int64(try KnotEnvironment().int("KNOT_QUOTA_BYTES", default: 0)),
             maxFiles: Int64(try KnotEnvironment().int("KNOT_QUOTA_FILES", default: 0)))

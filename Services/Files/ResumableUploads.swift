@@ -157,7 +157,7 @@ struct ResumableUploads: Sendable {
         }
         // Whatever arrives is kept, even if the connection drops: the next HEAD resumes after it.
         // Chunks are gathered as for any upload, and what is gathered is written however the body ends.
-        var writer = GatheredWriter(fd: fd, path: path)
+        var writer = UploadWriter(fd: fd, path: path, startingAt: offset, direct: app.operations.directUploads)
         var refusal: KnotError?
         do {
             for try await var chunk in request.body {

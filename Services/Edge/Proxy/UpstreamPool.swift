@@ -57,6 +57,7 @@ final class UpstreamPool {
     func connect(_ address: UpstreamAddress) -> EventLoopFuture<UpstreamConnection> {
         ClientBootstrap(group: eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: EdgeServer.receiveBuffers)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
