@@ -154,16 +154,24 @@ struct FileOperations: Sendable {
     }
 
     static func writeAll(fd: Int32, _ buffer: ByteBuffer, path: SafePath) throws {
-        try buffer.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let count = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw FileErrors.from(errno: errno, path: path)
-                }
-                offset += count
+        try buffer.withUnsafeReadableBytes { try writeAll(fd: fd, $0, path: path) }
+    }
+
+    /// Writes every byte, through short writes and interruptions. On any other
+    /// error `retry` may change the descriptor and ask for the rest to be tried
+    /// again (the upload writer leaves direct I/O that way); otherwise it throws.
+    static func writeAll(
+        fd: Int32, _ raw: UnsafeRawBufferPointer, path: SafePath, retry: (Int32) -> Bool = { _ in false }
+    ) throws {
+        var offset = 0
+        while offset < raw.count {
+            let count = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if count < 0 {
+                let error = errno
+                if error == EINTR || retry(error) { continue }
+                throw FileErrors.from(errno: error, path: path)
             }
+            offset += count
         }
     }
 

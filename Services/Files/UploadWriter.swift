@@ -32,7 +32,8 @@ struct UploadWriter {
 
     let fd: Int32
     let path: SafePath
-    /// Where the next byte goes in the file.
+    /// The offset of the first byte not yet known to be written: where the write
+    /// under way starts, or the pending block when none is.
     private var offset: Int64
     private var pending = UploadBlock()
     private var spare: UploadBlock?
@@ -87,7 +88,8 @@ struct UploadWriter {
     /// The size the pending block is written at: a whole block, or what is left
     /// up to the next block boundary when the file does not end on one.
     private var blockTarget: Int {
-        Self.blockBytes - Int((offset + Int64(gathered - pending.count)) % Int64(Self.blockBytes))
+        let start = offset + Int64(inFlight?.bytes ?? 0)
+        return Self.blockBytes - Int(start % Int64(Self.blockBytes))
     }
 
     private mutating func startWriting() async throws {
@@ -157,21 +159,12 @@ final class UploadBlock: @unchecked Sendable {
                 throw FileErrors.from(errno: errno, path: path)
             }
         }
-        var done = 0
-        while done < count {
-            let result = Glibc.write(fd, memory.baseAddress! + done, count - done)
-            if result < 0 {
-                if errno == EINTR { continue }
-                if errno == EINVAL && mode.directOn {
-                    // Direct I/O refused after all (an alignment this device needs, or a
-                    // partial write that left the rest unaligned): the rest goes buffered.
-                    guard knot_set_direct_io(fd, 0) == 0 else { throw FileErrors.from(errno: errno, path: path) }
-                    mode = UploadWriter.FileMode(directAllowed: false, directOn: false)
-                    continue
-                }
-                throw FileErrors.from(errno: errno, path: path)
-            }
-            done += result
+        try FileOperations.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: memory[..<count]), path: path) { error in
+            // Direct I/O refused after all (an alignment this device needs, or a
+            // short write that left the rest unaligned): the rest goes buffered.
+            guard error == EINVAL, mode.directOn, knot_set_direct_io(fd, 0) == 0 else { return false }
+            mode = UploadWriter.FileMode(directAllowed: false, directOn: false)
+            return true
         }
         return mode
     }
