@@ -1,11 +1,12 @@
 """Prints the figures of `scripts/bench edge` from wrk's outputs (--latency)
-and ws_hold.py's output.
+and ws_hold.py's outputs.
 
     report.py WORK_DIR 'wrk settings'
 
 reads WORK_DIR/{a,b1,b2,c}.wrk (any may be missing), WORK_DIR/{a,b1,b2,c}.cpu
-(the CPU seconds the serving processes used during that run) and
-WORK_DIR/ws.out.
+(the CPU seconds the serving processes used during that run),
+WORK_DIR/ws.out (WebSockets through the edges) and WORK_DIR/ws-nginx.out
+(the same through nginx, the peer).
 Exits 1 when a run had errors or the WebSocket part could not be measured.
 """
 import os
@@ -44,6 +45,16 @@ def parse(path):
     if sockets:
         result["errors"].append("socket errors: " + sockets.group(1).strip())
     return result
+
+
+def websockets(path):
+    """ws_hold.py's `key: value` lines, with the last line as written; None when it did not run."""
+    if not os.path.exists(path):
+        return None
+    text = open(path).read()
+    values = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    values["last_line"] = text.strip().splitlines()[-1] if text.strip() else "the client printed nothing"
+    return values
 
 
 def main():
@@ -85,25 +96,33 @@ def main():
                        if "cpu_us" in c and "cpu_us" in peer else "")
                 print(f"    {label:9} throughput {c['rps'] / peer['rps']:5.2f}x   p99 {c['p99'] / peer['p99']:5.2f}x{cpu}   ({goal})")
 
-    ws_path = os.path.join(work, "ws.out")
-    if os.path.exists(ws_path):
-        text = open(ws_path).read()
-        values = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
-        print("Edge: idle WebSockets through knot-edge (two replicas, half on each)")
-        if "per_connection_kib" in values:
-            print(f"  opened                          {values.get('opened')} in {values.get('open_seconds')} s"
-                  f"   (a sample of {values.get('sample_echoed')} echoed after the idle time)")
-            print(f"  edge RSS before / after (KiB)   {values.get('rss_before_kib')} / {values.get('rss_after_kib')}")
-            print(f"  edge memory per connection      {float(values['per_connection_kib']):.1f} KiB   (goal < 20 KiB)")
-        if "first_error" in values:
-            print(f"  {values.get('open_errors')} WebSockets failed to open; the first: {values['first_error']}")
+    edge_ws = websockets(os.path.join(work, "ws.out"))
+    nginx_ws = websockets(os.path.join(work, "ws-nginx.out"))
+    if edge_ws is not None or nginx_ws is not None:
+        print("Idle WebSockets (TLS, proxied to the same echo server): (RSS after - before) / connections")
+    for name, ws in (("knot-edge, two replicas", edge_ws), ("nginx, TLS proxy", nginx_ws)):
+        if ws is None:
+            continue
+        if "per_connection_kib" in ws:
+            print(f"  {name:28} {ws.get('opened')} opened in {ws.get('open_seconds')} s"
+                  f" (a sample of {ws.get('sample_echoed')} echoed after the idle time)")
+            print(f"  {'':28} RSS before / after (KiB) {ws.get('rss_before_kib')} / {ws.get('rss_after_kib')}")
+        if "first_error" in ws:
+            print(f"  {name:28} {ws.get('open_errors')} WebSockets failed to open; the first: {ws['first_error']}")
             failed = True
-        if "error" in values:
-            print(f"  NOT MEASURED: {values['error']}")
+        if "error" in ws:
+            print(f"  {name:28} NOT MEASURED: {ws['error']}")
             failed = True
-        if "per_connection_kib" not in values and "error" not in values:
-            print("  NOT MEASURED: " + (text.strip().splitlines()[-1] if text.strip() else "the client printed nothing"))
+        if "per_connection_kib" not in ws and "error" not in ws:
+            print(f"  {name:28} NOT MEASURED: {ws['last_line']}")
             failed = True
+    if edge_ws is not None and "per_connection_kib" in edge_ws:
+        edge_kib = float(edge_ws["per_connection_kib"])
+        line = f"  edge memory per connection      {edge_kib:.1f} KiB   (goal < 20 KiB)"
+        if nginx_ws is not None and "per_connection_kib" in nginx_ws:
+            nginx_kib = float(nginx_ws["per_connection_kib"])
+            line += f"   nginx {nginx_kib:.1f} KiB, ratio edge/nginx {edge_kib / nginx_kib:.2f}x"
+        print(line)
     sys.exit(1 if failed else 0)
 
 
