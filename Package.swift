@@ -237,6 +237,7 @@ let package = Package(
             dependencies: [
                 "KnotIdentity", "KnotUsers", "KnotLauncher", "KnotFiles", "KnotEdge", "KnotLinuxCalls",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             path: "Tests/KnotServicesTests"
         ),

@@ -78,6 +78,7 @@ struct EdgeServer: Service {
         let connectionGuard = ConnectionGuard(limits: core.limits)
         let clientAddress = channel.remoteAddress?.ipAddress
         try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+        try pipeline.addHandler(RecordCoalescer())
         try pipeline.addHandler(connectionGuard)
         try pipeline.addHandler(
             ApplicationProtocolNegotiationHandler { result, channel in
