@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import KnotErrors
+import KnotLinuxCalls
 import NIOCore
 
 #if canImport(Glibc)
@@ -76,7 +77,7 @@ struct Download: Sendable {
         return .part(start...min(end, size - 1))
     }
 
-    func response(for request: Request) -> Response {
+    func response(for request: Request, on eventLoop: any EventLoop) -> Response {
         var headers: HTTPFields = [
             .contentType: MediaTypes.type(of: name),
             .contentDisposition: FilesApp.attachment(name),
@@ -119,7 +120,7 @@ struct Download: Sendable {
         let handle = fd
         let length = answer == .whole ? size : Int64(span.count)
         let start = span.lowerBound
-        let body = ResponseBody(contentLength: Int(length)) { writer in
+        let body = ResponseBody.paced(contentLength: Int(length), on: eventLoop) { writer in
             defer { handle.close() }
             var offset = start
             var remaining = length
@@ -138,20 +139,33 @@ struct Download: Sendable {
 
     static let chunkSize: Int64 = 256 * 1024
 
-    /// Up to `count` bytes at `offset`, off the event loops; empty at the end of the file.
+    /// Up to `count` bytes at `offset`; empty at the end of the file. What the
+    /// page cache holds is copied on the calling task at once; only a read that
+    /// would wait for the disk goes to the thread pool. A trip to the pool for
+    /// every chunk, two thread wake-ups each, was the files service's largest
+    /// cost in a download of a cached file (scripts/bench files).
     static func read(_ handle: FileDescriptorBox, at offset: Int64, upTo count: Int) async throws -> ByteBuffer {
-        try await FileOperations.blocking {
-            var buffer = ByteBufferAllocator().buffer(capacity: count)
-            var failed = false
-            // The closure's answer moves the writer index, so a failed read must answer 0, not -1.
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                let read = pread(handle.fd, raw.baseAddress!, count, off_t(offset))
-                failed = read < 0
-                return max(read, 0)
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        if Self.fill(&buffer, upTo: count, with: { knot_read_cached(handle.fd, $0, UInt(count), Int(offset)) }) { return buffer }
+        return try await FileOperations.blocking { [buffer] in
+            var buffer = buffer
+            guard Self.fill(&buffer, upTo: count, with: { pread(handle.fd, $0, count, off_t(offset)) }) else {
+                throw KnotError.internalError("the file could not be read")
             }
-            guard !failed else { throw KnotError.internalError("the file could not be read") }
             return buffer
         }
+    }
+
+    /// Appends what `read` reads into `buffer`; false when it failed (and nothing was appended).
+    private static func fill(_ buffer: inout ByteBuffer, upTo count: Int, with read: (UnsafeMutableRawPointer) -> Int) -> Bool {
+        var succeeded = false
+        // The closure's answer moves the writer index, so a failed read must answer 0, not -1.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            let bytes = read(raw.baseAddress!)
+            succeeded = bytes >= 0
+            return max(bytes, 0)
+        }
+        return succeeded
     }
 
     static func httpDate(_ date: Date) -> String {

@@ -157,7 +157,7 @@ struct FilesApp: Sendable {
         let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
         if path.components.isEmpty {
             let folder = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path, create: true) }
-            return try await folderAnswer(folder, domain: domain, path: path, name: domain.rawValue, query: query)
+            return try await folderAnswer(folder, domain: domain, path: path, name: domain.rawValue, query: query, on: context.eventLoop)
         }
         let parent = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path.parent, create: false) }
         switch FileOperations.kind(in: parent, name: path.name!) {
@@ -165,7 +165,7 @@ struct FilesApp: Sendable {
             throw KnotError.notFound("\(path.display) does not exist")
         case .folder:
             let folder = try await FileOperations.blocking { try DirectoryHandle.open(root: root, path: path, create: false) }
-            return try await folderAnswer(folder, domain: domain, path: path, name: path.name!, query: query)
+            return try await folderAnswer(folder, domain: domain, path: path, name: path.name!, query: query, on: context.eventLoop)
         case .other:
             throw KnotError.forbidden("\(path.display) is a link or special file; it cannot be downloaded")
         case .file:
@@ -176,12 +176,12 @@ struct FilesApp: Sendable {
                     .ok, Stat(name: path.name!, kind: "file", size: download.size, modified: download.modified, etag: download.etag)
                 ).makeResponse()
             }
-            return download.response(for: request)
+            return download.response(for: request, on: context.eventLoop)
         }
     }
 
     func folderAnswer(
-        _ folder: DirectoryHandle, domain: Domain, path: SafePath, name: String, query: [String: String]
+        _ folder: DirectoryHandle, domain: Domain, path: SafePath, name: String, query: [String: String], on eventLoop: any EventLoop
     ) async throws -> Response {
         if let format = query["archive"] {
             guard format == "tar" || format == "zip" else { throw KnotError.badRequest("archive must be zip or tar", code: "invalid_archive") }
@@ -192,7 +192,8 @@ struct FilesApp: Sendable {
                     .contentDisposition: Self.attachment(name + "." + format), .cacheControl: "no-store",
                     HTTPField.Name("X-Content-Type-Options")!: "nosniff",
                 ],
-                body: format == "zip" ? FolderArchive.zip(folder, top: name, path: path) : FolderArchive.tar(folder, top: name, path: path))
+                body: format == "zip" ? FolderArchive.zip(folder, top: name, path: path, on: eventLoop)
+                    : FolderArchive.tar(folder, top: name, path: path, on: eventLoop))
         }
         if query["stat"] != nil {
             return try JSONResponse(.ok, Stat(name: name, kind: "folder", size: 0, modified: Date(), etag: nil)).makeResponse()

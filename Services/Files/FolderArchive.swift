@@ -55,8 +55,8 @@ enum FolderArchive {
     }
 
     /// Streams `folder` as a ZIP whose entries sit under `top/`.
-    static func zip(_ folder: DirectoryHandle, top: String, path: SafePath) -> ResponseBody {
-        ResponseBody { writer in
+    static func zip(_ folder: DirectoryHandle, top: String, path: SafePath, on eventLoop: any EventLoop) -> ResponseBody {
+        ResponseBody.paced(on: eventLoop) { writer in
             var zip = ZipStream()
             try await walk(folder, top: top, path: path) { entry in
                 switch entry {
@@ -82,8 +82,8 @@ enum FolderArchive {
     }
 
     /// Streams `folder` as a tar whose entries sit under `top/`.
-    static func tar(_ folder: DirectoryHandle, top: String, path: SafePath) -> ResponseBody {
-        ResponseBody { writer in
+    static func tar(_ folder: DirectoryHandle, top: String, path: SafePath, on eventLoop: any EventLoop) -> ResponseBody {
+        ResponseBody.paced(on: eventLoop) { writer in
             try await walk(folder, top: top, path: path) { entry in
                 switch entry {
                 case .folder(let name):

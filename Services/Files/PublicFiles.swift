@@ -116,11 +116,11 @@ struct PublicFiles: Sendable {
 
     func register(on router: Router<KnotRequestContext>) {
         let group = router.group("/public/v1").add(middleware: ReadyGateMiddleware(readiness: app.host.readiness))
-        group.get("**") { request, _ in try await serve(request) }
-        group.head("**") { request, _ in try await serve(request) }
+        group.get("**") { request, context in try await serve(request, on: context.eventLoop) }
+        group.head("**") { request, context in try await serve(request, on: context.eventLoop) }
     }
 
-    func serve(_ request: Request) async throws -> Response {
+    func serve(_ request: Request, on eventLoop: any EventLoop) async throws -> Response {
         let raw = request.uri.path
         let prefix = "/public/v1/"
         guard raw.hasPrefix(prefix) else { throw KnotError.notFound("no such file") }
@@ -165,7 +165,7 @@ struct PublicFiles: Sendable {
             return Self.index(entries, at: here)
         case .file:
             let download = try await FileOperations.blocking { try Download.open(in: parent, name: path.name!, path: path) }
-            var response = download.response(for: request)
+            var response = download.response(for: request, on: eventLoop)
             if MediaTypes.inlineSafe(download.name) {
                 response.headers[.contentDisposition] = FilesApp.attachment(download.name).replacingOccurrences(of: "attachment", with: "inline")
             }

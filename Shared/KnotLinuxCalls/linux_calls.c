@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
 
 #include "KnotLinuxCalls.h"
@@ -32,4 +33,9 @@ int knot_is_remote_filesystem(int fd) {
     default:
         return 0;
     }
+}
+
+long knot_read_cached(int fd, void *buffer, unsigned long count, long offset) {
+    struct iovec part = {.iov_base = buffer, .iov_len = count};
+    return preadv2(fd, &part, 1, offset, RWF_NOWAIT);
 }

@@ -2,6 +2,7 @@ import Hummingbird
 import KnotAuth
 import KnotErrors
 import Logging
+import NIOCore
 
 /// The request context every Knot service uses. `identity` is set by the
 /// user-authentication middleware and `caller` by the service-authentication
@@ -15,8 +16,12 @@ public struct KnotRequestContext: RequestContext {
     /// The name of the Knot service that called an internal endpoint.
     public var caller: String?
 
+    /// The event loop of the connection the request came on; streamed answers pace themselves by it.
+    public let eventLoop: any EventLoop
+
     public init(source: Source) {
         coreContext = .init(source: source)
+        eventLoop = source.channel.eventLoop
     }
 
     /// Streaming endpoints (uploads) read the body themselves; JSON bodies are capped by `decodeJSON`.

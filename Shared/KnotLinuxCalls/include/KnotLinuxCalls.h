@@ -22,4 +22,11 @@ long knot_filesystem_type(int fd);
 /// Ceph, FUSE), where direct I/O makes every write wait for a round trip.
 int knot_is_remote_filesystem(int fd);
 
+/// Reads up to `count` bytes at `offset` only if the page cache already holds
+/// them (preadv2 with RWF_NOWAIT), so the caller never waits for the disk.
+/// Returns the bytes read (fewer when only part is cached, 0 at the end of the
+/// file), or -1 with errno EAGAIN when nothing is cached, or EOPNOTSUPP/ENOSYS
+/// where the kernel or filesystem cannot promise not to wait.
+long knot_read_cached(int fd, void *buffer, unsigned long count, long offset);
+
 #endif
