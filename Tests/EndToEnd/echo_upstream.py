@@ -125,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.sse()
             if path == "/slow":
                 return self.slow()
+            if path == "/refuse":
+                return self.refuse()
             if path == "/ws" and self.command == "GET":
                 return self.websocket()
             if path == "/requests":
@@ -174,6 +176,16 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+    def refuse(self):
+        """Refuses an upload by its head, as a quota does: reads none of the body,
+        waits a second (so the edge's writes to it back up), answers 413, and
+        closes a second later."""
+        self.close_connection = True
+        time.sleep(1)
+        self.answer(413, {"error": "refused before reading"}, headers=[("Connection", "close")])
+        self.wfile.flush()
+        time.sleep(1)
 
     def slow(self):
         query = parse_qs(urlsplit(self.path).query)

@@ -351,6 +351,23 @@ def test_http2_clients_get_the_same_routing_sign_on_and_streaming(knot, echo, tm
     assert json.loads(body) == {"bytes": 8 * MIB + 123, "sha256": hashlib.sha256(upload.read_bytes()).hexdigest()}
 
 
+def test_an_answer_before_the_whole_body_still_lets_the_client_finish(knot, echo):
+    """An upstream may answer before it reads an upload (a quota refusing it by
+    its head). The edge reads and drops the rest of the body, so a client that
+    sends the whole body before reading gets the answer, and its kept-alive
+    connection takes the next request."""
+    body = b"x" * (32 * MIB)  # more than the sockets between the client and the upstream hold
+    cookie = [("Cookie", f"knot_session={echo.cookie}")]
+    with RawConnection(knot, echo.host, timeout=30) as connection:
+        head = request_bytes("PUT", "/refuse", echo.host, cookie + [("Content-Length", str(len(body)))])
+        assert connection.send(head + body), "the edge stopped reading an upload it had answered"
+        refused = connection.read_answer(timeout=30)
+        assert refused.status == 413, refused.body
+        assert connection.send(request_bytes("GET", "/headers?after=refused", echo.host, cookie))
+        after = connection.read_answer(timeout=10)
+    assert after.status == 200 and json.loads(after.body)["path"] == "/headers?after=refused"
+
+
 def test_pipelined_requests_are_answered_in_order(knot, echo):
     """HTTP/1.1 clients may send requests before the answers come back: the
     edge answers each, in order, on the same connection (a body between them included)."""

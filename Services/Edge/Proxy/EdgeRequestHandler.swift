@@ -627,7 +627,14 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         if let promise {
             promise.futureResult.assumeIsolated().whenComplete { [context] _ in context.close(promise: nil) }
         }
-        if let exchange { log(exchange) }
+        if let exchange {
+            log(exchange)
+            // Answered before the whole body came (an upload refused at its head):
+            // reading may have paused while the upstream took no more of it. The rest
+            // is read and dropped from here, or a client that sent it all would wait
+            // on a connection that never reads its next request.
+            if !exchange.requestEnded { resumeReading() }
+        }
         finishIfDone()
     }
 
@@ -638,7 +645,9 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         self.exchange = nil
         state = .idle
         connectionGuard?.exchangeFinished()
-        if !pipelined.isEmpty { drainPipelined() }
+        // Reading may have paused while the upstream took no more of the body;
+        // that upstream is gone now, and the next request must be read.
+        if pipelined.isEmpty { resumeReading() } else { drainPipelined() }
     }
 
     private func log(_ exchange: Exchange) {
