@@ -145,10 +145,10 @@ struct Download: Sendable {
     /// every chunk, two thread wake-ups each, was the files service's largest
     /// cost in a download of a cached file (scripts/bench files).
     static func read(_ handle: FileDescriptorBox, at offset: Int64, upTo count: Int) async throws -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: count)
-        if Self.fill(&buffer, upTo: count, with: { knot_read_cached(handle.fd, $0, UInt(count), Int(offset)) }) { return buffer }
-        return try await FileOperations.blocking { [buffer] in
-            var buffer = buffer
+        var cached = ByteBufferAllocator().buffer(capacity: count)
+        if Self.fill(&cached, upTo: count, with: { knot_read_cached(handle.fd, $0, UInt(count), Int(offset)) }) { return cached }
+        return try await FileOperations.blocking {
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
             guard Self.fill(&buffer, upTo: count, with: { pread(handle.fd, $0, count, off_t(offset)) }) else {
                 throw KnotError.internalError("the file could not be read")
             }

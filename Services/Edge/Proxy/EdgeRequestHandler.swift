@@ -219,10 +219,11 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         }
     }
 
+    /// Called wherever a reason to pause may have gone; the rules above decide again.
     private func resumeReading() {
         guard pendingRead, let context else { return }
         pendingRead = false
-        context.read()
+        read(context: context)
     }
 
     // MARK: a new request
@@ -438,6 +439,10 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             connection.handler.delegate = nil
             connection.channel.close(promise: nil)
         }
+        // Reading may have paused while this upstream took no more of the body.
+        // With it gone, what is left of the body (an upload answered before it was
+        // all read) is read and dropped, and the next request is read.
+        resumeReading()
     }
 
     private func upstreamUnavailable(timedOut: Bool) {
@@ -627,14 +632,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         if let promise {
             promise.futureResult.assumeIsolated().whenComplete { [context] _ in context.close(promise: nil) }
         }
-        if let exchange {
-            log(exchange)
-            // Answered before the whole body came (an upload refused at its head):
-            // reading may have paused while the upstream took no more of it. The rest
-            // is read and dropped from here, or a client that sent it all would wait
-            // on a connection that never reads its next request.
-            if !exchange.requestEnded { resumeReading() }
-        }
+        if let exchange { log(exchange) }
         finishIfDone()
     }
 
@@ -645,9 +643,7 @@ final class EdgeRequestHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         self.exchange = nil
         state = .idle
         connectionGuard?.exchangeFinished()
-        // Reading may have paused while the upstream took no more of the body;
-        // that upstream is gone now, and the next request must be read.
-        if pipelined.isEmpty { resumeReading() } else { drainPipelined() }
+        drainPipelined()
     }
 
     private func log(_ exchange: Exchange) {
