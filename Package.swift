@@ -224,6 +224,18 @@ let package = Package(
             dependencies: ["KnotKubernetes", "KnotRuntime", .product(name: "Logging", package: "swift-log")],
             path: "Tests/Benchmarks/KubeBench"
         ),
+        .executableTarget(
+            name: "KnotBenchBareProxy",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/Benchmarks/BareProxy",
+            // Handlers and closures confined to one event loop, as NIO's Swift 5 examples are.
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(
             name: "KnotSharedTests",
             dependencies: [

@@ -3,7 +3,7 @@ and ws_hold.py's outputs.
 
     report.py WORK_DIR 'wrk settings'
 
-reads WORK_DIR/{a,b1,b2,c}.wrk (any may be missing), WORK_DIR/{a,b1,b2,c}.cpu
+reads WORK_DIR/{a,b1,b2,c,d}.wrk (any may be missing), WORK_DIR/{a,b1,b2,c,d}.cpu
 (the CPU seconds the serving processes used during that run),
 WORK_DIR/ws.out (WebSockets through the edges) and WORK_DIR/ws-nginx.out
 (the same through nginx, the peer).
@@ -19,6 +19,7 @@ NAMES = {
     "b1": "(b1) nginx + auth_request, Vouch-like",
     "b2": "(b2) nginx + auth_request, nginx-only",
     "c": "(c)  knot-edge, sign-on + owner check",
+    "d": "(d)  bare SwiftNIO TLS proxy (floor)",
 }
 
 
@@ -95,6 +96,15 @@ def main():
                 cpu = (f"   CPU per request {c['cpu_us'] / peer['cpu_us']:5.2f}x"
                        if "cpu_us" in c and "cpu_us" in peer else "")
                 print(f"    {label:9} throughput {c['rps'] / peer['rps']:5.2f}x   p99 {c['p99'] / peer['p99']:5.2f}x{cpu}   ({goal})")
+    # The platform's share and the edge's own: what any proxy on SwiftNIO and
+    # NIOSSL costs against nginx, and what the edge's work adds to that.
+    for (top, bottom, what) in (("d", "a", "SwiftNIO's floor against nginx"), ("c", "d", "the edge against its floor")):
+        if top in good and bottom in good:
+            x, y = good[top], good[bottom]
+            cpu = (f"   CPU per request {x['cpu_us'] / y['cpu_us']:5.2f}x"
+                   if "cpu_us" in x and "cpu_us" in y else "")
+            label = f"({top})/({bottom})"
+            print(f"    {label:9} throughput {x['rps'] / y['rps']:5.2f}x   p99 {x['p99'] / y['p99']:5.2f}x{cpu}   ({what})")
 
     edge_ws = websockets(os.path.join(work, "ws.out"))
     nginx_ws = websockets(os.path.join(work, "ws-nginx.out"))

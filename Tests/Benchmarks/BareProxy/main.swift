@@ -1,0 +1,133 @@
+// A bare SwiftNIO TLS reverse proxy, a peer in `scripts/bench edge`: the same
+// libraries as knot-edge (NIOSSL, NIO's HTTP/1.1 codec, one keep-alive
+// upstream connection made on the client's event loop) and nothing else; no
+// sign-on, no checks, no header policy, no logs. What it costs per request is
+// the floor for any proxy built on these libraries, so the bench can tell the
+// edge's own work apart from its platform's. Never shipped.
+//
+//   knot-bench-bare-proxy PORT UPSTREAM-PORT CERTIFICATE.pem KEY.pem
+import Glibc
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+let arguments = CommandLine.arguments
+guard arguments.count == 5, let port = Int(arguments[1]), let upstreamPort = Int(arguments[2]) else {
+    print("usage: knot-bench-bare-proxy PORT UPSTREAM-PORT CERTIFICATE.pem KEY.pem")
+    exit(2)
+}
+
+var configuration = TLSConfiguration.makeServerConfiguration(
+    certificateChain: try NIOSSLCertificate.fromPEMFile(arguments[3]).map { .certificate($0) },
+    privateKey: .privateKey(try NIOSSLPrivateKey(file: arguments[4], format: .pem)))
+configuration.minimumTLSVersion = .tlsv12
+let tls = try NIOSSLContext(configuration: configuration)
+
+/// Hands the upstream's answer to the client connection it serves; both live on one event loop.
+final class UpstreamReceiver: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    let client: ChannelHandlerContext
+    let onEnd: () -> Void
+
+    init(client: ChannelHandlerContext, onEnd: @escaping () -> Void) {
+        self.client = client
+        self.onEnd = onEnd
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            let out = HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)
+            client.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
+        case .body(let body):
+            client.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        case .end:
+            client.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            onEnd()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.close(promise: nil)
+    }
+}
+
+/// One client connection: requests forwarded in turn over one upstream connection.
+final class ProxyHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    private var upstream: Channel?
+    private var connecting: EventLoopFuture<Channel>?
+    private var waiting: [HTTPClientRequestPart] = []
+    private let clientAddress: String
+    private let upstreamPort: Int
+
+    init(clientAddress: String, upstreamPort: Int) {
+        self.clientAddress = clientAddress
+        self.upstreamPort = upstreamPort
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part: HTTPClientRequestPart
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            head.headers.replaceOrAdd(name: "X-Forwarded-For", value: clientAddress)
+            head.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: "https")
+            part = .head(head)
+        case .body(let body):
+            part = .body(.byteBuffer(body))
+        case .end(let trailers):
+            part = .end(trailers)
+        }
+        if let upstream {
+            upstream.write(NIOAny(part), promise: nil)
+            if case .end = part { upstream.flush() }
+            return
+        }
+        waiting.append(part)
+        guard connecting == nil else { return }
+        let connection = ClientBootstrap(group: context.eventLoop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamReceiver(client: context, onEnd: {}))
+                }
+            }
+            .connect(host: "127.0.0.1", port: upstreamPort)
+        connecting = connection
+        connection.whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                upstream = channel
+                for part in waiting { channel.write(NIOAny(part), promise: nil) }
+                waiting = []
+                channel.flush()
+            case .failure:
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        upstream?.close(promise: nil)
+    }
+}
+
+let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+let server = try ServerBootstrap(group: group)
+    .serverChannelOption(.backlog, value: 1024)
+    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+    .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try pipeline.addHandler(ProxyHandler(clientAddress: channel.remoteAddress?.ipAddress ?? "unknown", upstreamPort: upstreamPort))
+        }
+    }
+    .bind(host: "127.0.0.1", port: port).wait()
+print("READY \(server.localAddress.map { "\($0)" } ?? "?")")
+fflush(stdout)
+try server.closeFuture.wait()
