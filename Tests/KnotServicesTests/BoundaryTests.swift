@@ -67,6 +67,24 @@ final class EdgeTests: XCTestCase {
         XCTAssertEqual(HeaderPolicy.withoutSessionCookie("a=1; knot_session=secret; b=2"), "a=1; b=2")
         XCTAssertNil(HeaderPolicy.withoutSessionCookie("knot_session=secret"))
         XCTAssertEqual(HeaderPolicy.withoutSessionCookie("knot_session_x=1"), "knot_session_x=1")
+        // The pairs kept are trimmed and joined with "; ", empty ones dropped; names compare exactly.
+        XCTAssertEqual(HeaderPolicy.withoutSessionCookie(" a=1;;\tknot_session =s ; b=2 ;"), "a=1; b=2")
+        XCTAssertEqual(HeaderPolicy.withoutSessionCookie("=x; Knot_Session=1; knot_csrf=2"), "=x; Knot_Session=1; knot_csrf=2")
+        XCTAssertEqual(HeaderPolicy.withoutCookies("knot_csrf=2; é=ü; knot_session=1", hidden: HeaderPolicy.serviceHiddenCookies), "é=ü")
+        XCTAssertNil(HeaderPolicy.withoutCookies(" ; ;", hidden: HeaderPolicy.serviceHiddenCookies))
+    }
+
+    func testTheHostIsOneLowercaseDNSName() throws {
+        XCTAssertEqual(try RequestCheck.host(ofAuthority: "Hello-Admin.Knot.Localhost."), "hello-admin.knot.localhost")
+        XCTAssertEqual(try RequestCheck.host(ofAuthority: "knot.localhost:8443"), "knot.localhost")
+        XCTAssertEqual(try RequestCheck.host(ofAuthority: "knot.localhost.:443"), "knot.localhost")
+        for bad in ["", ":443", "knot.localhost:", "knot.localhost:44a3", "knot.localhost:123456", "knot.localhost:٤٤٣", "kn\u{f6}t.localhost",
+            "[::1]:443", "evil.com/x", ".", "user@knot.localhost"] {
+            XCTAssertThrowsError(try RequestCheck.host(ofAuthority: bad), bad)
+        }
+        XCTAssertEqual(try RequestCheck.target("/a/b?c=d#e", maxBytes: 100).query, "c=d#e")
+        XCTAssertThrowsError(try RequestCheck.target("/a#b", maxBytes: 100))
+        XCTAssertThrowsError(try RequestCheck.target("/a/%2E./b?x", maxBytes: 100))
     }
 
     func testClientsCannotSetKnotsOwnHeaders() {

@@ -85,9 +85,12 @@ final class AccessLog: Sendable {
             Self.appendQuoted(upstream, to: &line)
         }
         line += "}\n"
-        let full = buffer.withLockedValue { buffer in
-            buffer.append(contentsOf: line.utf8)
-            return buffer.count >= Self.flushBytes
+        // Copied as one block: appending a String's UTF8View to an array goes byte by byte.
+        let full = line.withUTF8 { bytes in
+            buffer.withLockedValue { buffer in
+                buffer.append(contentsOf: bytes)
+                return buffer.count >= Self.flushBytes
+            }
         }
         if full { flush() }
     }

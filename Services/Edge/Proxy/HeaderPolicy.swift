@@ -21,8 +21,8 @@ enum HeaderPolicy {
     }
 
     /// Cookies a user service never sees: the session, and identity's CSRF cookie.
-    static let serviceHiddenCookies: Set<Substring> = [Substring(SessionCookie.name), "knot_csrf"]
-    static let apiHiddenCookies: Set<Substring> = [Substring(SessionCookie.name)]
+    static let serviceHiddenCookies = [SessionCookie.name, "knot_csrf"]
+    static let apiHiddenCookies = [SessionCookie.name]
 
     struct Forwarding {
         var clientAddress: String?
@@ -126,14 +126,23 @@ enum HeaderPolicy {
         return tokens
     }
 
-    /// The Cookie header minus the named cookies, or nil when nothing is left.
-    static func withoutCookies(_ header: String, hidden: Set<Substring>) -> String? {
-        let kept = header.split(separator: ";").filter { pair in
-            let trimmed = pair.trimmingSpaces
-            let name = trimmed.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first?.trimmingSpaces ?? ""
-            return !trimmed.isEmpty && !hidden.contains(name)
-        }.map { $0.trimmingSpaces }
-        return kept.isEmpty ? nil : kept.joined(separator: "; ")
+    /// The Cookie header minus the named cookies, or nil when nothing is left;
+    /// the pairs kept are joined with "; ". One pass over the bytes: every
+    /// request to a service or an API carries a Cookie header through here.
+    static func withoutCookies(_ header: String, hidden: [String]) -> String? {
+        var kept = ""
+        var rest = Substring(header)
+        while !rest.isEmpty {
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: ";")) ?? rest.endIndex
+            let pair = rest[..<end].trimmingSpaces
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.utf8.index(after: end)...]
+            guard !pair.isEmpty else { continue }
+            let name = pair[..<(pair.utf8.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex)].trimmingSpaces
+            if hidden.contains(where: { name.utf8.elementsEqual($0.utf8) }) { continue }
+            if !kept.isEmpty { kept += "; " }
+            kept += pair
+        }
+        return kept.isEmpty ? nil : kept
     }
 
     static func withoutSessionCookie(_ header: String) -> String? { withoutCookies(header, hidden: apiHiddenCookies) }
@@ -145,10 +154,17 @@ extension HTTPMethod {
 }
 
 extension Substring {
+    /// Without leading and trailing spaces and tabs; by bytes, as header syntax is.
     var trimmingSpaces: Substring {
-        var copy = self
-        while copy.first == " " || copy.first == "\t" { copy = copy.dropFirst() }
-        while copy.last == " " || copy.last == "\t" { copy = copy.dropLast() }
-        return copy
+        let bytes = utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start = bytes.index(after: start) }
+        while start < end {
+            let last = bytes.index(before: end)
+            guard bytes[last] == UInt8(ascii: " ") || bytes[last] == UInt8(ascii: "\t") else { break }
+            end = last
+        }
+        return self[start..<end]
     }
 }

@@ -68,7 +68,7 @@ enum Protected: Sendable {
 /// The edge's routing, as a pure function of the request (and, for
 /// protected destinations, the sign-on verdict): which upstream, which
 /// answer, or which check is still needed.
-struct EdgeRouter: Sendable {
+final class EdgeRouter: Sendable {
     let settings: KnotSettings
     let limits: EdgeLimits
     let areas: [String: UpstreamAddress]

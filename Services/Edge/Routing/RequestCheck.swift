@@ -26,23 +26,27 @@ enum RequestCheck {
         guard !authority.isEmpty, authority.utf8.count <= 255 else {
             throw Refusal(status: .badRequest, code: "bad_host", message: "the request must name exactly one host")
         }
+        // By bytes: every request passes here, and a host is ASCII or refused.
         var name = Substring(authority)
-        if let colon = name.lastIndex(of: ":") {
-            let port = name[name.index(after: colon)...]
-            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+        if let colon = name.utf8.lastIndex(of: UInt8(ascii: ":")) {
+            let port = name.utf8[name.utf8.index(after: colon)...]
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
                 throw Refusal(status: .badRequest, code: "bad_host", message: "the host's port is not a number")
             }
             name = name[..<colon]
         }
-        if name.hasSuffix(".") { name = name.dropLast() }
+        if name.utf8.last == UInt8(ascii: ".") { name = name[..<name.utf8.index(before: name.endIndex)] }
+        var hasUppercase = false
         guard !name.isEmpty,
             name.utf8.allSatisfy({ c in
-                (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2E
+                if c >= 0x41 && c <= 0x5A { hasUppercase = true }
+                return (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2E
             })
         else {
             throw Refusal(status: .badRequest, code: "bad_host", message: "the host is not a DNS name")
         }
-        return name.lowercased()
+        if hasUppercase { return name.lowercased() }
+        return name.endIndex == authority.endIndex ? authority : String(name)
     }
 
     /// Origin-form targets only (`/path?query`): an absolute URI could name a
@@ -56,13 +60,13 @@ enum RequestCheck {
         }
         let path: Substring
         var query: Substring?
-        if let mark = uri.firstIndex(of: "?") {
+        if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             path = uri[..<mark]
-            query = uri[uri.index(after: mark)...]
+            query = uri[uri.utf8.index(after: mark)...]
         } else {
             path = Substring(uri)
         }
-        if path.contains("#") || hasDotSegment(path) {
+        if path.utf8.contains(UInt8(ascii: "#")) || hasDotSegment(path) {
             throw Refusal(status: .badRequest, code: "invalid_path", message: "paths with \".\" or \"..\" segments are not accepted")
         }
         return (path, query)
@@ -72,7 +76,7 @@ enum RequestCheck {
     /// and an encoded `/` counted as separators: no upstream, however it
     /// decodes or normalises, ever gets a path that climbs out of its prefix.
     static func hasDotSegment(_ path: Substring) -> Bool {
-        guard path.contains(".") || path.contains("%") else { return false }
+        guard path.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "%") }) else { return false }
         let decoded = percentDecoded(path)
         var segment: [UInt8] = []
         for byte in decoded + [UInt8(ascii: "/")] {
