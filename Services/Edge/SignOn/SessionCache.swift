@@ -31,12 +31,22 @@ final class SessionCache: Sendable {
         /// Session and API tokens never collide: they are hashed under different names.
         var key: SHA256Digest {
             var hasher = SHA256()
+            var token: String
             switch self {
-            case .session(let token): hasher.update(data: Array(("s:" + token).utf8))
-            case .apiToken(let token): hasher.update(data: Array(("t:" + token).utf8))
+            case .session(let value):
+                hasher.update(data: Self.sessionPrefix)
+                token = value
+            case .apiToken(let value):
+                hasher.update(data: Self.apiTokenPrefix)
+                token = value
             }
+            // Hashed where the bytes lie, without a joined copy: this runs on every signed-in request.
+            token.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
             return hasher.finalize()
         }
+
+        private static let sessionPrefix = Array("s:".utf8)
+        private static let apiTokenPrefix = Array("t:".utf8)
     }
 
     enum Lookup {
@@ -46,59 +56,98 @@ final class SessionCache: Sendable {
 
     private struct Entry {
         var verdict: SessionVerdict?
-        /// Monotonic nanoseconds (`now()`).
         var expires: UInt64
+        /// From here on, a hit also starts a fresh verdict in the background.
+        var refreshAfter: UInt64
     }
 
-    private let entries = NIOLockedValueBox<[SHA256Digest: Entry]>([:])
-    private let identity: InternalClient
+    private struct State {
+        var entries: [SHA256Digest: Entry] = [:]
+        /// Identity's answers on their way, one per credential however many requests wait for it.
+        var asking: [SHA256Digest: Task<SessionVerdict?, Error>] = [:]
+    }
+
+    /// Asks identity about one credential: nil when it is not valid.
+    typealias Ask = @Sendable (Credential) async throws -> SessionVerdict?
+
+    private let state = NIOLockedValueBox(State())
+    private let ask: Ask
     private let maxEntries = 50_000
-    /// Negative answers are cached briefly too, so a flood of bad cookies does not flood identity.
     private let negativeSeconds: UInt64 = 2
 
-    init(identity: InternalClient) {
-        self.identity = identity
+    convenience init(identity: InternalClient) {
+        self.init { credential in
+            struct VerifyRequest: Encodable { var token: String }
+            do {
+                return try await identity.post(credential.endpoint, body: VerifyRequest(token: credential.token), as: SessionVerdict.self)
+            } catch let error as KnotError where error.status == .unauthorized {
+                return nil
+            }
+        }
     }
 
-    /// Nanoseconds of a monotonic clock; cheaper to compare than `ContinuousClock.Instant`.
+    init(ask: @escaping Ask) {
+        self.ask = ask
+    }
+
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// The cached verdict, if it is still fresh.
+    /// The verdict if one is cached and still valid, else `.miss` (then `fetch`).
+    /// A valid verdict in the last quarter of its time is also asked for again
+    /// in the background: a credential in steady use keeps a fresh verdict and
+    /// its requests never wait for identity, while no verdict is ever used past
+    /// the time identity gave it.
     func cached(_ credential: Credential) -> Lookup {
         guard Self.plausible(credential.token) else { return .hit(nil) }
         let key = credential.key
         let now = Self.now()
-        guard let entry = entries.withLockedValue({ $0[key] }), entry.expires > now else { return .miss }
-        return .hit(entry.verdict)
+        let (lookup, refresh): (Lookup, Bool) = state.withLockedValue { state in
+            guard let entry = state.entries[key], entry.expires > now else { return (.miss, false) }
+            return (.hit(entry.verdict), now >= entry.refreshAfter && state.asking[key] == nil)
+        }
+        if refresh {
+            Task { _ = try? await self.fetch(credential) }
+        }
+        return lookup
     }
 
-    /// Asks identity, and remembers the answer.
+    /// Asks identity and caches the answer. Requests that miss together share
+    /// one question: when a popular verdict expired, every request in flight
+    /// for it used to ask identity its own (64 at once under `scripts/bench edge`).
     func fetch(_ credential: Credential) async throws -> SessionVerdict? {
         guard Self.plausible(credential.token) else { return nil }
-        struct VerifyRequest: Encodable { var token: String }
-        var verdict: SessionVerdict?
+        let key = credential.key
+        let task = state.withLockedValue { state in
+            if let asking = state.asking[key] { return asking }
+            let task = Task { try await self.askAndRemember(credential, key: key) }
+            state.asking[key] = task
+            return task
+        }
+        return try await task.value
+    }
+
+    private func askAndRemember(_ credential: Credential, key: SHA256Digest) async throws -> SessionVerdict? {
+        let verdict: SessionVerdict?
         do {
-            verdict = try await identity.post(credential.endpoint, body: VerifyRequest(token: credential.token), as: SessionVerdict.self)
-        } catch let error as KnotError where error.status == .unauthorized {
-            verdict = nil
+            verdict = try await ask(credential)
+        } catch {
+            state.withLockedValue { _ = $0.asking.removeValue(forKey: key) }
+            throw error
         }
         let seconds = verdict.map { UInt64(max(0, min($0.cacheSeconds, 30))) } ?? negativeSeconds
         let now = Self.now()
-        let key = credential.key
-        entries.withLockedValue { entries in
-            if entries.count >= maxEntries {
-                entries = entries.filter { $0.value.expires > now }
-                if entries.count >= maxEntries { entries.removeAll() }
+        let lifetime = seconds * 1_000_000_000
+        // Refused credentials are not asked again early: nobody is kept waiting by them.
+        let refreshAfter = verdict == nil ? UInt64.max : now + lifetime / 4 * 3
+        state.withLockedValue { state in
+            state.asking.removeValue(forKey: key)
+            if state.entries.count >= maxEntries {
+                state.entries = state.entries.filter { $0.value.expires > now }
+                if state.entries.count >= maxEntries { state.entries.removeAll() }
             }
-            entries[key] = Entry(verdict: verdict, expires: now + seconds * 1_000_000_000)
+            state.entries[key] = Entry(verdict: verdict, expires: now + lifetime, refreshAfter: refreshAfter)
         }
         return verdict
-    }
-
-    /// The verdict, from the cache or from identity.
-    func verdict(for credential: Credential) async throws -> SessionVerdict? {
-        if case .hit(let verdict) = cached(credential) { return verdict }
-        return try await fetch(credential)
     }
 
     private static func plausible(_ token: String) -> Bool { !token.isEmpty && token.utf8.count <= 256 }
