@@ -1,9 +1,11 @@
 // A bare SwiftNIO TLS reverse proxy, a peer in `scripts/bench edge`: the same
 // libraries as knot-edge (NIOSSL, NIO's HTTP/1.1 codec, one keep-alive
-// upstream connection made on the client's event loop) and nothing else; no
-// sign-on, no checks, no header policy, no logs. What it costs per request is
-// the floor for any proxy built on these libraries, so the bench can tell the
-// edge's own work apart from its platform's. Never shipped.
+// upstream connection made on the client's event loop, and a WebSocket
+// upgrade spliced into a byte copy) and nothing else; no sign-on, no checks,
+// no header policy, no logs, no timers. What it costs per request, and what an
+// idle WebSocket through it holds, are the floor for any proxy built on these
+// libraries, so the bench can tell the edge's own work apart from its
+// platform's. Never shipped.
 //
 //   knot-bench-bare-proxy PORT UPSTREAM-PORT CERTIFICATE.pem KEY.pem
 import Glibc
@@ -25,7 +27,7 @@ configuration.minimumTLSVersion = .tlsv12
 let tls = try NIOSSLContext(configuration: configuration)
 
 /// Hands the upstream's answer to the client connection it serves; both live on one event loop.
-final class UpstreamReceiver: ChannelInboundHandler {
+final class UpstreamReceiver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     let client: ChannelHandlerContext
     let onEnd: () -> Void
@@ -37,6 +39,11 @@ final class UpstreamReceiver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
+        case .head(let head) where head.status == .switchingProtocols:
+            client.writeAndFlush(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            // After this read returns: both parsers stopped at the upgrade and keep what came after it.
+            let (client, upstream) = (client.channel, context.channel)
+            context.eventLoop.execute { splice(client: client, upstream: upstream) }
         case .head(let head):
             let out = HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)
             client.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
@@ -54,7 +61,7 @@ final class UpstreamReceiver: ChannelInboundHandler {
 }
 
 /// One client connection: requests forwarded in turn over one upstream connection.
-final class ProxyHandler: ChannelInboundHandler {
+final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     private var upstream: Channel?
     private var connecting: EventLoopFuture<Channel>?
@@ -90,7 +97,7 @@ final class ProxyHandler: ChannelInboundHandler {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(UpstreamReceiver(client: context, onEnd: {}))
                 }
             }
@@ -114,6 +121,49 @@ final class ProxyHandler: ChannelInboundHandler {
     }
 }
 
+/// Copies what one side of an upgraded connection reads to the other.
+final class Glue: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    var peer: Channel?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { peer?.write(data, promise: nil) }
+    func channelReadComplete(context: ChannelHandlerContext) { peer?.flush() }
+    func channelInactive(context: ChannelHandlerContext) {
+        peer?.close(promise: nil)
+        peer = nil
+    }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// Both channels stop speaking HTTP; each decoder goes last, handing on what it kept.
+func splice(client: Channel, upstream: Channel) {
+    let clientGlue = Glue()
+    let upstreamGlue = Glue()
+    clientGlue.peer = upstream
+    upstreamGlue.peer = client
+    do {
+        let clientPipeline = client.pipeline.syncOperations
+        let upstreamPipeline = upstream.pipeline.syncOperations
+        try clientPipeline.addHandler(clientGlue)
+        try upstreamPipeline.addHandler(upstreamGlue)
+        clientPipeline.removeHandler(context: try clientPipeline.context(handlerType: ProxyHandler.self), promise: nil)
+        clientPipeline.removeHandler(context: try clientPipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
+        if let validator = try? clientPipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self) {
+            clientPipeline.removeHandler(context: validator, promise: nil)
+        }
+        upstreamPipeline.removeHandler(context: try upstreamPipeline.context(handlerType: UpstreamReceiver.self), promise: nil)
+        upstreamPipeline.removeHandler(context: try upstreamPipeline.context(handlerType: HTTPRequestEncoder.self), promise: nil)
+        if let validator = try? upstreamPipeline.context(handlerType: NIOHTTPRequestHeadersValidator.self) {
+            upstreamPipeline.removeHandler(context: validator, promise: nil)
+        }
+        upstreamPipeline.removeHandler(context: try upstreamPipeline.context(handlerType: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+        clientPipeline.removeHandler(context: try clientPipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+    } catch {
+        client.close(promise: nil)
+        upstream.close(promise: nil)
+    }
+}
+
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 let server = try ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 1024)
@@ -123,7 +173,9 @@ let server = try ServerBootstrap(group: group)
         channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
             try pipeline.addHandler(NIOSSLServerHandler(context: tls))
-            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            // An upgrade configuration without upgraders, as the edge has: the parser keeps the bytes after an upgrade.
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
             try pipeline.addHandler(ProxyHandler(clientAddress: channel.remoteAddress?.ipAddress ?? "unknown", upstreamPort: upstreamPort))
         }
     }

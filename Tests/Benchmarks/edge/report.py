@@ -5,8 +5,9 @@ and ws_hold.py's outputs.
 
 reads WORK_DIR/{a,b1,b2,c,d}.wrk (any may be missing), WORK_DIR/{a,b1,b2,c,d}.cpu
 (the CPU seconds the serving processes used during that run),
-WORK_DIR/ws.out (WebSockets through the edges) and WORK_DIR/ws-nginx.out
-(the same through nginx, the peer).
+WORK_DIR/ws.out (WebSockets through the edges), WORK_DIR/ws-nginx.out
+(the same through nginx, the peer) and WORK_DIR/ws-bare.out (through the bare
+SwiftNIO proxy, the floor of the edge's libraries).
 Exits 1 when a run had errors or the WebSocket part could not be measured.
 """
 import os
@@ -108,9 +109,10 @@ def main():
 
     edge_ws = websockets(os.path.join(work, "ws.out"))
     nginx_ws = websockets(os.path.join(work, "ws-nginx.out"))
-    if edge_ws is not None or nginx_ws is not None:
+    bare_ws = websockets(os.path.join(work, "ws-bare.out"))
+    if edge_ws is not None or nginx_ws is not None or bare_ws is not None:
         print("Idle WebSockets (TLS, proxied to the same echo server): (RSS after - before) / connections")
-    for name, ws in (("knot-edge, two replicas", edge_ws), ("nginx, TLS proxy", nginx_ws)):
+    for name, ws in (("knot-edge, two replicas", edge_ws), ("nginx, TLS proxy", nginx_ws), ("bare SwiftNIO proxy", bare_ws)):
         if ws is None:
             continue
         if "per_connection_kib" in ws:
@@ -133,6 +135,9 @@ def main():
             nginx_kib = float(nginx_ws["per_connection_kib"])
             line += f"   nginx {nginx_kib:.1f} KiB, ratio edge/nginx {edge_kib / nginx_kib:.2f}x"
         print(line)
+        if bare_ws is not None and "per_connection_kib" in bare_ws:
+            bare_kib = float(bare_ws["per_connection_kib"])
+            print(f"  {'':32}bare SwiftNIO proxy {bare_kib:.1f} KiB, ratio edge/bare {edge_kib / bare_kib:.2f}x")
     sys.exit(1 if failed else 0)
 
 
