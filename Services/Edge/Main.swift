@@ -10,7 +10,9 @@ import ServiceLifecycle
 
 @main
 struct EdgeMain {
-    static func main() async throws {
+    static func main() async { await ServiceHost.exitOnFailure(service: "edge", start) }
+
+    static func start() async throws {
         let host = try await ServiceHost.bootstrap(service: "edge")
         let edge = try EdgeSettings()
         let settings = host.settings

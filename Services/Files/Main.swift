@@ -5,7 +5,9 @@ import ServiceLifecycle
 
 @main
 struct FilesMain {
-    static func main() async throws {
+    static func main() async { await ServiceHost.exitOnFailure(service: "files", start) }
+
+    static func start() async throws {
         let host = try await ServiceHost.bootstrap(service: "files")
         let maxUpload = try KnotEnvironment().int("KNOT_MAX_UPLOAD_BYTES", default: 10 * 1024 * 1024 * 1024)
         var operations = FileOperations(maxUploadBytes: Int64(maxUpload))

@@ -7,7 +7,9 @@ import ServiceLifecycle
 
 @main
 struct IdentityMain {
-    static func main() async throws {
+    static func main() async { await ServiceHost.exitOnFailure(service: "identity", start) }
+
+    static func start() async throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let host = try await ServiceHost.bootstrap(service: "identity", logToStandardError: arguments.first == "create-admin")
         let environment = ProcessInfo.processInfo.environment

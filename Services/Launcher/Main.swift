@@ -4,7 +4,9 @@ import KnotServiceKit
 
 @main
 struct LauncherMain {
-    static func main() async throws {
+    static func main() async { await ServiceHost.exitOnFailure(service: "launcher", start) }
+
+    static func start() async throws {
         let host = try await ServiceHost.bootstrap(service: "launcher")
         let runtime = RuntimeChoice.makeOrExit(
             program: "knot-\(host.settings.serviceName)", dataDirectory: host.settings.dataDirectory,

@@ -5,7 +5,9 @@ import ServiceLifecycle
 
 @main
 struct UsersMain {
-    static func main() async throws {
+    static func main() async { await ServiceHost.exitOnFailure(service: "users", start) }
+
+    static func start() async throws {
         IntegrationCommand.runIfAsked()  // `knot-users integration-config <tool>` prints and exits
         let host = try await ServiceHost.bootstrap(service: "users")
         let runtime = RuntimeChoice.makeOrExit(

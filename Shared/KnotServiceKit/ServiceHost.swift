@@ -29,6 +29,18 @@ public struct ServiceHost: Sendable {
     /// Checks identity assertions against identity's published keys; one per process, so one JWKS cache.
     public let assertionVerifier: AssertionVerifier
 
+    /// Runs a service's start-up and life. An error that ends it (a bad
+    /// setting, a port already taken) is reported as one critical log line and
+    /// exit status 1, not as Swift's crash report for an error thrown out of `main`.
+    public static func exitOnFailure(service: String, _ start: () async throws -> Void) async {
+        do {
+            try await start()
+        } catch {
+            Logger(label: "knot.\(service)").critical("stopped", metadata: ["error": "\(String(reflecting: error))"])
+            exit(1)
+        }
+    }
+
     /// Sets up a service from the environment. Call once per process.
     public static func bootstrap(
         service: String, environment: KnotEnvironment = KnotEnvironment(), logToStandardError: Bool = false
