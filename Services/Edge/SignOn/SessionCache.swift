@@ -31,16 +31,9 @@ final class SessionCache: Sendable {
         /// Session and API tokens never collide: they are hashed under different names.
         var key: SHA256Digest {
             var hasher = SHA256()
-            var token: String
-            switch self {
-            case .session(let value):
-                hasher.update(data: Self.sessionPrefix)
-                token = value
-            case .apiToken(let value):
-                hasher.update(data: Self.apiTokenPrefix)
-                token = value
-            }
+            if case .session = self { hasher.update(data: Self.sessionPrefix) } else { hasher.update(data: Self.apiTokenPrefix) }
             // Hashed where the bytes lie, without a joined copy: this runs on every signed-in request.
+            var token = token
             token.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
             return hasher.finalize()
         }
@@ -56,6 +49,7 @@ final class SessionCache: Sendable {
 
     private struct Entry {
         var verdict: SessionVerdict?
+        /// Monotonic nanoseconds (`now()`).
         var expires: UInt64
         /// From here on, a hit also starts a fresh verdict in the background.
         var refreshAfter: UInt64
@@ -73,6 +67,7 @@ final class SessionCache: Sendable {
     private let state = NIOLockedValueBox(State())
     private let ask: Ask
     private let maxEntries = 50_000
+    /// Negative answers are cached briefly too, so a flood of bad cookies does not flood identity.
     private let negativeSeconds: UInt64 = 2
 
     convenience init(identity: InternalClient) {
@@ -90,6 +85,7 @@ final class SessionCache: Sendable {
         self.ask = ask
     }
 
+    /// Nanoseconds of a monotonic clock; cheaper to compare than `ContinuousClock.Instant`.
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// The verdict if one is cached and still valid, else `.miss` (then `fetch`).
@@ -112,8 +108,8 @@ final class SessionCache: Sendable {
     }
 
     /// Asks identity and caches the answer. Requests that miss together share
-    /// one question: when a popular verdict expired, every request in flight
-    /// for it used to ask identity its own (64 at once under `scripts/bench edge`).
+    /// one question, so a popular verdict expiring costs identity one request,
+    /// not one per request in flight (64 at once under `scripts/bench edge`).
     func fetch(_ credential: Credential) async throws -> SessionVerdict? {
         guard Self.plausible(credential.token) else { return nil }
         let key = credential.key

@@ -30,11 +30,9 @@ let tls = try NIOSSLContext(configuration: configuration)
 final class UpstreamReceiver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     let client: ChannelHandlerContext
-    let onEnd: () -> Void
 
-    init(client: ChannelHandlerContext, onEnd: @escaping () -> Void) {
+    init(client: ChannelHandlerContext) {
         self.client = client
-        self.onEnd = onEnd
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -51,7 +49,6 @@ final class UpstreamReceiver: ChannelInboundHandler, RemovableChannelHandler {
             client.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         case .end:
             client.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-            onEnd()
         }
     }
 
@@ -98,7 +95,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamReceiver(client: context, onEnd: {}))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamReceiver(client: context))
                 }
             }
             .connect(host: "127.0.0.1", port: upstreamPort)
