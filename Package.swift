@@ -4,7 +4,8 @@ import PackageDescription
 // Five services, each its own executable and container; the code they share
 // lives in small library targets under Shared/.
 
-// scripts/images sets these for the release build of the images: the ICU data
+// The release build that ships (scripts/lib/release.sh, for the images and
+// scripts/bench) sets these: the ICU data
 // trimmed to what the services use, linked in place of Foundation's full copy
 // (Shared/KnotICUData). Unset, that target is empty.
 let icuData: [CSetting] = {
@@ -14,6 +15,13 @@ let icuData: [CSetting] = {
     else { return [] }
     return [.define("KNOT_ICU_DATA_FILE", to: "\"\(file)\""), .define("KNOT_ICU_DATA_SYMBOL", to: symbol)]
 }()
+// ... and this, to link them with lld, their relative
+// relocations packed (DT_RELR, glibc 2.36+, which the images' Debian bookworm
+// has): gold's 3.4 MB table of them (knot-edge) was read whole by the loader
+// at every start and stayed resident. With it the edge maps 7 MiB less
+// (scripts/bench files). Unset (every other build), the toolchain's default.
+let shippedLink: [LinkerSetting] = Context.environment["KNOT_RELEASE_LINK"] == "1"
+    ? [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])] : []
 let package = Package(
     name: "knot",
     platforms: [.macOS(.v15)],
@@ -256,3 +264,7 @@ let package = Package(
         .testTarget(name: "KnotctlTests", dependencies: ["Knotctl", "KnotRuntime", "KnotKubernetes"], path: "Tests/KnotctlTests"),
     ]
 )
+
+for target in package.targets where target.type == .executable {
+    target.linkerSettings = (target.linkerSettings ?? []) + shippedLink
+}
