@@ -58,6 +58,7 @@ final class UpstreamPool {
         ClientBootstrap(group: eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: EdgeServer.receiveBuffers)
+            .channelOption(.maxMessagesPerRead, value: EdgeServer.readsPerWakeUp)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

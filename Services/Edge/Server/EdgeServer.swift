@@ -31,6 +31,13 @@ struct EdgeServer: Service {
     /// in, which stays alive with it, so larger reads can only raise what a
     /// stalled HTTP/2 upload holds, and they bought HTTP/2 no speed.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 << 10)
+    /// One read per wake-up, on both sides of the proxy. NIO's default of four
+    /// reads before it looks up from a socket let a body arrive in bursts of
+    /// 1 MiB that were all forwarded before the other side's backpressure
+    /// could say stop; each burst's buffers stayed alive until written
+    /// (heaptrack, two 1 GiB downloads per protocol: peak heap 9.7 -> 3.4 MB;
+    /// a 2 GiB HTTP/1.1 upload: 7.7 -> 3.0 MB; speed unchanged).
+    static let readsPerWakeUp: UInt = 1
 
     func run() async throws {
         let core = self.core
@@ -43,6 +50,7 @@ struct EdgeServer: Service {
             // number (SO_DEBUG), which only root may, so a non-root edge refused every connection.
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
+            .childChannelOption(.maxMessagesPerRead, value: Self.readsPerWakeUp)
             .childChannelInitializer { channel in
                 let admitted = Self.openConnections.withLockedValue { count in
                     guard count < limits.maxConnections else { return false }
