@@ -1,6 +1,7 @@
 # The release build that ships: every service linked statically
 # (--static-swift-stdlib) with ICU's data trimmed to what the services use,
-# in a scratch path of its own (KNOT_RELEASE_SCRATCH, .build-images) so that
+# by lld with the relative relocations packed (KNOT_RELEASE_LINK=1, read by
+# Package.swift), in a scratch path of its own (KNOT_RELEASE_SCRATCH, .build-images) so that
 # it never disturbs the ordinary builds in .build. scripts/images packs it
 # into the images; scripts/bench measures it, so that a figure is the
 # figure of what runs in production (the dynamically linked binaries of
